@@ -1,0 +1,1 @@
+"""Pure, synchronous domain core: values, rules and state machines. Stdlib only, no I/O, no clock."""

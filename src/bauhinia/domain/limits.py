@@ -1,0 +1,20 @@
+"""Every *_max / *_min constant in one place, units last in the name."""
+
+from __future__ import annotations
+
+# Integers stored in SQLite INTEGER and PostgreSQL BIGINT columns are signed 64-bit.
+int64_max = 2**63 - 1
+
+# Ledger
+transfer_amount_max = int64_max
+transfer_batch_size_max = 8_190
+account_batch_size_max = 8_190
+transfer_reference_length_max = 128
+account_reference_length_max = 128
+pending_timeout_s_max = 366 * 24 * 3600
+linked_chain_length_max = 8_190
+account_history_page_size_max = 10_000
+
+# Token
+token_decimals = 6
+fiat_decimals = 2

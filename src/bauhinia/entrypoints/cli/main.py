@@ -1,0 +1,62 @@
+"""The `bauhinia` command. Each capability adds a Typer sub-app in its own module of this package.
+
+A module `entrypoints/cli/<name>.py` that defines `app` becomes `bauhinia <name> ...`; one that defines
+`register(root)` adds top-level commands. Expected errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from bauhinia.domain.errors import BauhiniaError
+
+root = typer.Typer(
+    name="bauhinia",
+    help="Bauhinia: the platform of a Hong Kong-licensed stablecoin issuer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _load_commands() -> None:
+    from bauhinia.entrypoints import cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name in ("main",) or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(root)
+        if hasattr(module, "app"):
+            root.add_typer(module.app, name=info.name.replace("_", "-"))
+
+
+_load_commands()
+
+
+def main() -> None:
+    try:
+        root(standalone_mode=False)
+    except BauhiniaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
