@@ -48,7 +48,7 @@ def parse_currency(code: str) -> Currency:
 
 
 # One fiat minor unit (0.01) expressed in token base units (0.000001).
-base_units_per_minor = 10 ** (token_decimals - fiat_decimals)
+base_units_per_minor: int = 10 ** (token_decimals - fiat_decimals)
 
 
 def minor_to_base_units(amount_minor: int) -> int:
@@ -114,5 +114,5 @@ def parse_decimal_amount(text: str, currency: Currency) -> int:
     if len(frac) > d and frac[d:].strip("0"):
         raise ValidationError(f"{text!r} has more than {d} decimals for {currency}", code="bad_amount")
     frac = (frac + "0" * d)[:d]
-    value = int(whole) * 10**d + (int(frac) if d else 0)
+    value: int = int(whole) * 10**d + (int(frac) if d else 0)
     return -value if neg else value
