@@ -3,7 +3,8 @@
 Usage: .venv/bin/python tools/compile_contracts.py [--check]
 
 The output is deterministic (sorted keys, fixed compiler version), so the committed artifacts can be compared
-with a fresh compile: `--check` exits 1 when they differ (tests/unit/test_contract_artifacts.py does the same).
+with a fresh compile: `--check` exits 1 when they differ (tests/unit/test_contract_artifacts.py
+does the same).
 """
 
 from __future__ import annotations
