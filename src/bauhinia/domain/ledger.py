@@ -193,6 +193,10 @@ class TransferRecord(NamedTuple):
     timestamp: int
 
 
+# A stored transfer as a plain tuple, in TransferRecord's field order (what the store writes and reads).
+RecordRow = tuple[int, int, int, int, str, int, str | None, int, int, int, int]
+
+
 class PendingState(NamedTuple):
     """The state of a pending transfer: what it holds and what became of it."""
 
@@ -232,7 +236,7 @@ class TransferBatchOutcome:
     """What applying a batch produced. `results[i]` belongs to the i-th transfer of the batch."""
 
     results: list[str]
-    records: list[TransferRecord]
+    records: list[RecordRow]
     balances: dict[int, Balance]
     pending_changes: dict[int, PendingState]
     last_timestamp: int
@@ -351,7 +355,7 @@ def apply_transfers(
     """Validate and apply a batch of transfers.
 
     `accounts`/`balances` must hold every account the batch names that exists; `existing` the stored
-    transfers whose ids appear in the batch (as originally requested, see `stored_request`); `pending` the
+    transfers whose ids appear in the batch; `pending` the
     state of every pending transfer the batch posts or voids. Returns one result per transfer.
     """
     if not batch:
@@ -363,7 +367,7 @@ def apply_transfers(
     ok = R.OK.value
     n = len(batch)
     results: list[str] = [ok] * n
-    records: list[TransferRecord] = []
+    records: list[RecordRow] = []
     work = _Work()
     wbal = work.balances
     seen: set[int] = set()
@@ -374,8 +378,68 @@ def apply_transfers(
     chain_records = 0  # len(records) when the chain opened
     chain_failed = False
 
+    get_account = accounts.get
+    get_balance = balances.get
+    append = records.append
+    R_EXCEEDS_CREDITS = R.EXCEEDS_CREDITS.value
+    R_EXCEEDS_DEBITS = R.EXCEEDS_DEBITS.value
     for i in range(n):
         t = batch[i]
+        if chain_start < 0 and t.flags == 0:
+            # Fast path for the common case, a plain unlinked transfer with well-formed fields. Anything
+            # unusual falls through to _apply_one, which checks every rule in order and names the error.
+            tid = t.id
+            amount = t.amount
+            code = t.code
+            ref = t.reference
+            if (
+                type(tid) is int
+                and 0 < tid <= int64_max
+                and tid not in seen
+                and tid not in existing
+                and type(amount) is int
+                and 0 < amount <= transfer_amount_max
+                and type(code) is int
+                and 0 <= code <= 65_535
+                and (ref is None or len(ref) <= transfer_reference_length_max)
+                and not t.pending_id
+                and not t.timeout_s
+            ):
+                dr = get_account(t.debit_account_id)
+                cr = get_account(t.credit_account_id)
+                cur = t.currency
+                if (
+                    dr is not None
+                    and cr is not None
+                    and dr.id != cr.id
+                    and dr.currency == cur
+                    and cr.currency == cur
+                    and not dr.closed
+                    and not cr.closed
+                ):
+                    seen.add(tid)
+                    did = dr.id
+                    cid = cr.id
+                    bd = wbal.get(did)
+                    if bd is None:
+                        src = get_balance(did, ZERO_BALANCE)
+                        bd = wbal[did] = [src[0], src[1], src[2], src[3]]
+                    bc = wbal.get(cid)
+                    if bc is None:
+                        src = get_balance(cid, ZERO_BALANCE)
+                        bc = wbal[cid] = [src[0], src[1], src[2], src[3]]
+                    if dr.flags & DR_LIMIT and bd[0] + bd[1] + amount > bd[3]:
+                        results[i] = R_EXCEEDS_CREDITS
+                    elif cr.flags & CR_LIMIT and bc[2] + bc[3] + amount > bc[1]:
+                        results[i] = R_EXCEEDS_DEBITS
+                    elif bd[0] + bd[1] + amount > int64_max or bc[2] + bc[3] + amount > int64_max:
+                        results[i] = R.OVERFLOWS_BALANCE.value
+                    else:
+                        bd[1] += amount
+                        bc[3] += amount
+                        append((tid, did, cid, amount, cur, code, ref, 0, 0, 0, ts))
+                        ts += 1
+                    continue
         linked = isinstance(t.flags, int) and bool(t.flags & F_LINKED)
         if chain_start < 0 and linked:
             chain_start, chain_records, chain_failed = i, len(records), False
@@ -412,7 +476,7 @@ def apply_transfers(
     return TransferBatchOutcome(results, records, new_balances, dict(work.pending), last)
 
 
-def _rollback(work: _Work, records: list[TransferRecord], keep: int) -> None:
+def _rollback(work: _Work, records: list[RecordRow], keep: int) -> None:
     for key, old_balance in reversed(work.undo_balances):
         work.balances[key] = old_balance
     for pid, old_state in reversed(work.undo_pending):
@@ -443,7 +507,7 @@ def _apply_one(
     pending: Mapping[int, PendingState],
     work: _Work,
     seen: set[int],
-    records: list[TransferRecord],
+    records: list[RecordRow],
     ts: int,
     now_ns: int,
     chained: bool,
@@ -538,7 +602,7 @@ def _apply_post_or_void(
     balances: Mapping[int, Balance],
     pending: Mapping[int, PendingState],
     work: _Work,
-    records: list[TransferRecord],
+    records: list[RecordRow],
     ts: int,
     now_ns: int,
     chained: bool,
@@ -625,7 +689,7 @@ def expire_pending(
 ) -> TransferBatchOutcome:
     """Release every pending transfer in `due` whose timeout has passed at `now_ns`."""
     work = _Work()
-    records: list[TransferRecord] = []
+    records: list[RecordRow] = []
     ts = max(now_ns, last_timestamp + 1)
     ts0 = ts
     for p in due:

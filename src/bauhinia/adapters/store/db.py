@@ -31,8 +31,12 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers never deadlock on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers: BEGIN IMMEDIATE takes the write lock up front, so two writers never deadlock on lock upgrade.
+    # Readers (connections from `read_connection`) take a plain snapshot and never block a writer.
+    if conn.get_execution_options().get("readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,6 +53,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+def read_connection(engine: Engine) -> sa.Connection:
+    """A connection for reads only: one consistent snapshot per transaction, no write lock on SQLite."""
+    return engine.connect().execution_options(readonly=True)
 
 
 def is_sqlite(engine: Engine | sa.Connection) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bauhinia.adapters.store.db import read_connection
 from bauhinia.domain import ledger as core
 from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
 from bauhinia.domain.ledger import (
@@ -39,6 +40,9 @@ TRANSFER_COLS = (
     "timeout_s, timestamp"
 )
 PENDING_COLS = "id, debit_account_id, credit_account_id, amount, currency, status, amount_posted, expires_at_ns"
+# Transfers past this many since the last compaction are moved into the account and reference indexes in bulk.
+COMPACTION_THRESHOLD_TRANSFERS = 65_536
+INDEXED_UNTIL = "(SELECT indexed_until FROM ledger_meta WHERE id = 1)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +107,45 @@ class SqlLedger:
             self._version = version
         return version, last_ts
 
-    def _bump(self, conn: sa.Connection, version: int, last_ts: int) -> int:
+    def _bump(self, conn: sa.Connection, version: int, last_ts: int, new_transfers: int = 0) -> int:
         p = self._p
-        conn.exec_driver_sql(
-            f"UPDATE ledger_meta SET version = {p}, last_timestamp = {p} WHERE id = 1", (version + 1, last_ts)
-        )
+        row = conn.exec_driver_sql(
+            f"UPDATE ledger_meta SET version = {p}, last_timestamp = {p}, unindexed_count = unindexed_count + {p} "
+            "WHERE id = 1 RETURNING unindexed_count",
+            (version + 1, last_ts, new_transfers),
+        ).one()
+        if int(row[0]) >= self.compaction_threshold:
+            self._compact(conn)
         return version + 1
+
+    compaction_threshold = COMPACTION_THRESHOLD_TRANSFERS
+
+    def _compact(self, conn: sa.Connection) -> None:
+        """Move the transfers written since the last compaction into the account and reference indexes.
+
+        One sorted bulk insert per index touches each index page once per compaction instead of once per
+        transfer; readers see either the old or the new `indexed_until` and scan the tail past it.
+        """
+        conn.exec_driver_sql(
+            "INSERT INTO ledger_postings (account_id, timestamp) "
+            f"SELECT debit_account_id, timestamp FROM ledger_transfers WHERE timestamp > {INDEXED_UNTIL} "
+            f"UNION ALL SELECT credit_account_id, timestamp FROM ledger_transfers WHERE timestamp > {INDEXED_UNTIL} "
+            "ORDER BY 1, 2"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO ledger_references (reference, timestamp) "
+            f"SELECT reference, timestamp FROM ledger_transfers WHERE timestamp > {INDEXED_UNTIL} "
+            "AND reference IS NOT NULL ORDER BY 1, 2"
+        )
+        conn.exec_driver_sql(
+            "UPDATE ledger_meta SET indexed_until = last_timestamp, unindexed_count = 0 WHERE id = 1"
+        )
+
+    def compact(self) -> None:
+        """Compact now (e.g. before a report); idempotent."""
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            self._compact(conn)
 
     def _load_accounts(self, conn: sa.Connection, ids: set[int]) -> None:
         missing = [i for i in ids if i not in self._accounts and isinstance(i, int) and 0 < i < 2**63]
@@ -219,7 +256,7 @@ class SqlLedger:
         if not outcome.records:
             return outcome, version
         self._write(conn, outcome)
-        return outcome, self._bump(conn, version, outcome.last_timestamp)
+        return outcome, self._bump(conn, version, outcome.last_timestamp, len(outcome.records))
 
     def _existing(self, conn: sa.Connection, ids: list[int]) -> dict[int, TransferRecord]:
         if not ids:
@@ -292,7 +329,7 @@ class SqlLedger:
             self._load_accounts(conn, {d.debit_account_id for d in due} | {d.credit_account_id for d in due})
             outcome = core.expire_pending(due, self._accounts, self._balances, now, last_ts)
             self._write(conn, outcome)
-            new_version = self._bump(conn, version, outcome.last_timestamp)
+            new_version = self._bump(conn, version, outcome.last_timestamp, len(outcome.records))
         self._balances.update(outcome.balances)
         self._version = new_version
         return len(outcome.records)
@@ -300,7 +337,7 @@ class SqlLedger:
     # ------------------------------------------------------------------ queries
     def lookup_accounts(self, ids: Iterable[int]) -> list[AccountView]:
         wanted = list(ids)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
                 f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE {self._in('id')} ORDER BY id",
                 (self._ids_param(wanted),),
@@ -314,7 +351,7 @@ class SqlLedger:
         return found[0]
 
     def accounts_by_reference(self, reference: str) -> list[AccountView]:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
                 f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE reference = {self._p} ORDER BY id",
                 (reference,),
@@ -322,7 +359,7 @@ class SqlLedger:
         return [AccountView(*_row_to_account(r)) for r in rows]
 
     def lookup_transfers(self, ids: Iterable[int]) -> list[TransferRecord]:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
                 f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE {self._in('id')} ORDER BY timestamp",
                 (self._ids_param(list(ids)),),
@@ -330,15 +367,19 @@ class SqlLedger:
         return [TransferRecord(*r) for r in rows]
 
     def transfers_by_reference(self, reference: str) -> list[TransferRecord]:
-        with self.engine.connect() as conn:
+        p = self._p
+        with read_connection(self.engine) as conn:
             rows = conn.exec_driver_sql(
-                f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE reference = {self._p} ORDER BY timestamp",
-                (reference,),
+                f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE timestamp IN "
+                f"(SELECT timestamp FROM ledger_references WHERE reference = {p} AND timestamp <= {INDEXED_UNTIL}) "
+                f"UNION ALL SELECT {TRANSFER_COLS} FROM ledger_transfers "
+                f"WHERE timestamp > {INDEXED_UNTIL} AND reference = {p} ORDER BY 11",
+                (reference, reference),
             ).all()
         return [TransferRecord(*r) for r in rows]
 
     def pending_state(self, pending_id: int) -> PendingState:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             found = self._pending(conn, [pending_id])
         if pending_id not in found:
             raise NotFoundError(f"pending transfer {pending_id} not found", code="pending_transfer_not_found")
@@ -350,12 +391,15 @@ class SqlLedger:
         """The account's transfers in time order with its balances after each one."""
         p = self._p
         until = until_timestamp if until_timestamp is not None else 2**63 - 1
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
+            # One statement, so PostgreSQL reads `indexed_until` and both branches from the same snapshot.
             rows = conn.exec_driver_sql(
-                f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE debit_account_id = {p} AND timestamp <= {p} "
-                f"UNION ALL SELECT {TRANSFER_COLS} FROM ledger_transfers "
-                f"WHERE credit_account_id = {p} AND timestamp <= {p} ORDER BY timestamp",
-                (account_id, until, account_id, until),
+                f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE timestamp IN "
+                f"(SELECT timestamp FROM ledger_postings WHERE account_id = {p} AND timestamp <= {p} "
+                f"AND timestamp <= {INDEXED_UNTIL}) "
+                f"UNION ALL SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE timestamp > {INDEXED_UNTIL} "
+                f"AND timestamp <= {p} AND (debit_account_id = {p} OR credit_account_id = {p}) ORDER BY 11",
+                (account_id, until, until, account_id, account_id),
             ).all()
             records = [TransferRecord(*r) for r in rows]
             pids = {r.pending_id for r in records if r.pending_id}
@@ -377,7 +421,7 @@ class SqlLedger:
 
     def check_invariants(self) -> InvariantReport:
         """Recompute every balance from the transfers and check the ledger's invariants over the whole store."""
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             accounts: dict[int, Account] = {}
             stored: dict[int, Balance] = {}
             for r in conn.exec_driver_sql(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts"):

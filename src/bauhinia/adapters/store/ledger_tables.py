@@ -1,7 +1,9 @@
 """Ledger tables (SQLAlchemy Core). The schema itself is created by the Alembic branch "ledger".
 
-On SQLite the transfers table is keyed by the ledger's timestamp as its rowid, so appends go to the end of the
-B-tree and the per-account indexes come out in time order for free.
+Transfers are keyed by the ledger's timestamp (the rowid on SQLite), so every batch appends at the end of the
+B-tree. Looking transfers up by account or by reference goes through `ledger_postings` / `ledger_references`,
+which the store fills in bulk, sorted, once enough transfers have arrived (a compaction, as an LSM tree does),
+rather than one random B-tree insert per transfer per index; the not-yet-compacted tail is scanned.
 """
 
 from __future__ import annotations
@@ -45,6 +47,20 @@ transfers = sa.Table(
     sa.Column("timeout_s", sa.BigInteger, nullable=False),
 )
 
+postings = sa.Table(
+    "ledger_postings",
+    metadata,
+    sa.Column("account_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("timestamp", sa.BigInteger, primary_key=True, autoincrement=False),
+)
+
+references = sa.Table(
+    "ledger_references",
+    metadata,
+    sa.Column("reference", sa.String(128), primary_key=True),
+    sa.Column("timestamp", sa.BigInteger, primary_key=True, autoincrement=False),
+)
+
 pending = sa.Table(
     "ledger_pending",
     metadata,
@@ -64,4 +80,6 @@ meta = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("last_timestamp", sa.BigInteger, nullable=False),
+    sa.Column("indexed_until", sa.BigInteger, nullable=False),
+    sa.Column("unindexed_count", sa.BigInteger, nullable=False),
 )

@@ -49,14 +49,18 @@ def upgrade() -> None:
         sa.Column("timeout_s", sa.BigInteger, nullable=False),
     )
     op.create_index("ux_ledger_transfers_id", "ledger_transfers", ["id"], unique=True)
-    op.create_index("ix_ledger_transfers_debit", "ledger_transfers", ["debit_account_id", "timestamp"])
-    op.create_index("ix_ledger_transfers_credit", "ledger_transfers", ["credit_account_id", "timestamp"])
-    op.create_index(
-        "ix_ledger_transfers_reference",
-        "ledger_transfers",
-        ["reference"],
-        sqlite_where=sa.text("reference IS NOT NULL"),
-        postgresql_where=sa.text("reference IS NOT NULL"),
+    # Per-account and per-reference indexes are built in bulk by compaction (see ledger_store), not per row.
+    op.create_table(
+        "ledger_postings",
+        sa.Column("account_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("timestamp", sa.BigInteger, primary_key=True, autoincrement=False),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "ledger_references",
+        sa.Column("reference", sa.String(128), primary_key=True),
+        sa.Column("timestamp", sa.BigInteger, primary_key=True, autoincrement=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ledger_pending",
@@ -81,10 +85,14 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("version", sa.BigInteger, nullable=False),
         sa.Column("last_timestamp", sa.BigInteger, nullable=False),
+        sa.Column("indexed_until", sa.BigInteger, nullable=False),
+        sa.Column("unindexed_count", sa.BigInteger, nullable=False),
     )
-    op.bulk_insert(meta, [{"id": 1, "version": 0, "last_timestamp": 0}])
+    op.bulk_insert(meta, [{"id": 1, "version": 0, "last_timestamp": 0, "indexed_until": 0, "unindexed_count": 0}])
 
 
 def downgrade() -> None:
-    for name in ("ledger_meta", "ledger_pending", "ledger_transfers", "ledger_accounts"):
+    for name in (
+        "ledger_meta", "ledger_pending", "ledger_references", "ledger_postings", "ledger_transfers", "ledger_accounts"
+    ):
         op.drop_table(name)
