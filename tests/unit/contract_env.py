@@ -161,3 +161,8 @@ def sign_cancel(key: LocalAccount, coin: Any, nonce: bytes) -> tuple[int, bytes,
 
 def random_nonce() -> bytes:
     return os.urandom(32)
+
+
+def pack_credits(receivers: list[str], amounts: list[int]) -> list[int]:
+    """batchMint's packed words: amount << 160 | receiver."""
+    return [(amount << 160) | int(receiver, 16) for receiver, amount in zip(receivers, amounts, strict=True)]

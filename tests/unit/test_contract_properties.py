@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import boa
-from contract_env import UNIT, actors, deploy_coin
+from contract_env import UNIT, actors, deploy_coin, pack_credits
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -54,13 +54,13 @@ class CoinMachine(RuleBasedStateMachine):
         ok = (not (set(receivers) | {A.minter}) & self.frozen) and self.supply + total <= self.reserve
         with boa.env.prank(A.minter):
             if ok:
-                self.coin.batchMint(receivers, [value] * len(receivers))
+                self.coin.batchMint(pack_credits(receivers, [value] * len(receivers)))
                 for r in receivers:
                     self.balances[r] += value
                 assert self.coin.totalSupply() <= self.coin.attested_reserve()
             else:
                 with boa.reverts():
-                    self.coin.batchMint(receivers, [value] * len(receivers))
+                    self.coin.batchMint(pack_credits(receivers, [value] * len(receivers)))
 
     @rule(src=holder, dst=holder, value=amount)
     def transfer(self, src: str, dst: str, value: int) -> None:

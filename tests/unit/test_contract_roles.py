@@ -7,7 +7,7 @@ from typing import Any
 
 import boa
 import pytest
-from contract_env import UNIT, Actors, actors, deploy_coin, mint
+from contract_env import UNIT, Actors, actors, deploy_coin, mint, pack_credits
 
 A = actors()
 
@@ -25,7 +25,7 @@ GUARDED: list[tuple[str, str, str, Args]] = [
     ("configureMinter", "master_minter", "not master minter", lambda c, a: (a.carol.address, 5)),
     ("removeMinter", "master_minter", "not master minter", lambda c, a: (a.minter,)),
     ("mint", "minter", "not minter", lambda c, a: (a.alice.address, UNIT)),
-    ("batchMint", "minter", "not minter", lambda c, a: ([a.alice.address], [UNIT])),
+    ("batchMint", "minter", "not minter", lambda c, a: (pack_credits([a.alice.address], [UNIT]),)),
     ("burn", "minter", "not minter", lambda c, a: (UNIT,)),
     ("pause", "pauser", "not pauser", lambda c, a: ()),
     ("unpause", "pauser", "not pauser", lambda c, a: ()),
