@@ -1,0 +1,381 @@
+"""Bank messages as plain values: what an ISO 20022 statement or credit notification says, and what a payout asks.
+
+Pure: no XML here. The bank adapter parses camt.053 / camt.054 into these values and writes pain.001 /
+pacs.008 from them. Amounts are integers in the currency's minor unit (ISO 4217 exponent), parsed exactly
+from the decimal text of the message, never through a float.
+
+Idempotency keys:
+- `content_hash` (sha256 of the file's bytes): the same file delivered twice.
+- `message_key` ("camt.054/<MsgId>"): the same message, even re-serialised.
+- `BankEntry.entry_key`: the same booking seen twice, in the same or another file (a camt.054 notification
+  and the camt.053 statement that later repeats it give the same key). See `make_entry_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.money import Currency
+
+# ISO 4217 minor-unit exponents of the currencies a bank file may carry. CNH is the market code of offshore
+# renminbi (not in ISO 4217, but carried by Hong Kong banks' files); CNY is the ISO code for the same money.
+iso_currency_decimals: dict[str, int] = {
+    "HKD": 2, "CNH": 2, "CNY": 2, "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "SGD": 2, "AUD": 2, "CAD": 2,
+    "NZD": 2, "TWD": 2, "MOP": 2, "THB": 2, "MYR": 2, "PHP": 2, "INR": 2, "SEK": 2, "NOK": 2, "DKK": 2,
+    "JPY": 0, "KRW": 0, "VND": 0, "IDR": 2, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
+}
+
+amount_text_length_max: int = 40
+remittance_unstructured_length_max: int = 140
+iso_text35_length_max: int = 35
+
+
+class BankFileRejected(ValidationError):
+    """A bank file that must be quarantined. `code` is the machine reason, the detail says why in words.
+
+    Reason codes: bank_file_malformed, bank_file_forbidden_xml, bank_file_unknown_message,
+    bank_file_schema, bank_file_missing_element, bank_file_bad_amount, bank_file_unknown_currency,
+    bank_file_currency_mismatch, bank_file_unknown_account, bank_file_too_large.
+    """
+
+    code = "bank_file_rejected"
+    title = "Bank file quarantined"
+
+
+def currency_decimals(code: str) -> int:
+    """The minor-unit exponent of an ISO currency code. Unknown codes are refused, never guessed."""
+    try:
+        return iso_currency_decimals[code]
+    except KeyError:
+        raise BankFileRejected(
+            f"currency {code!r} is not one this platform books", code="bank_file_unknown_currency"
+        ) from None
+
+
+def parse_amount_minor(text: str, decimals: int) -> int:
+    """'1234.5' -> 123450 with 2 decimals. Exact integer arithmetic, no float, no Decimal rounding.
+
+    ISO 20022 amounts are non-negative decimals with '.' as separator; the number of fraction digits must
+    not exceed the currency's ISO 4217 exponent (a trailing zero beyond it is refused too: the message is
+    not compliant, and we do not guess which digit the bank meant).
+    """
+    s = text.strip()
+    if not s or len(s) > amount_text_length_max:
+        raise BankFileRejected(f"not an amount: {text!r}", code="bank_file_bad_amount")
+    whole, dot, frac = s.partition(".")
+    if not whole.isascii() or not whole.isdigit() or (dot and (not frac.isascii() or not frac.isdigit())):
+        raise BankFileRejected(f"not a decimal amount: {text!r}", code="bank_file_bad_amount")
+    if len(frac) > decimals:
+        raise BankFileRejected(
+            f"amount {text!r} has {len(frac)} decimals, the currency allows {decimals}",
+            code="bank_file_bad_amount",
+        )
+    value: int = int(whole) * 10**decimals + (int(frac.ljust(decimals, "0")) if decimals else 0)
+    return value
+
+
+def format_amount_minor(amount_minor: int, decimals: int) -> str:
+    """123450 -> '1234.50' (always exactly `decimals` fraction digits). Refuses negatives."""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise ValidationError("amount_minor must be an integer", code="bad_amount")
+    if amount_minor < 0:
+        raise ValidationError(f"ISO 20022 amounts are not negative: {amount_minor}", code="bad_amount")
+    if decimals == 0:
+        return str(amount_minor)
+    whole, frac = divmod(amount_minor, 10**decimals)
+    return f"{whole}.{frac:0{decimals}d}"
+
+
+def domain_currency(iso_code: str) -> Currency | None:
+    """The ledger currency an ISO code books into: HKD -> HKD; CNH and CNY -> CNH (a Hong Kong account in
+    renminbi is offshore renminbi whichever code the bank writes). None for anything else."""
+    return {"HKD": Currency.HKD, "CNH": Currency.CNH, "CNY": Currency.CNH}.get(iso_code)
+
+
+class MessageKind(StrEnum):
+    STATEMENT = "camt.053"
+    NOTIFICATION = "camt.054"
+
+
+class CreditDebit(StrEnum):
+    CREDIT = "CRDT"
+    DEBIT = "DBIT"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountId:
+    """A bank account identifier: an IBAN, or another id (local account number) with an optional scheme."""
+
+    value: str
+    scheme: str = "IBAN"  # "IBAN", or the Othr/SchmeNm code / proprietary name, or "OTHR"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransaction:
+    """One transaction inside an entry (TxDtls). A batch booking has several; a single credit has one."""
+
+    amount_minor: int | None
+    currency: str | None
+    end_to_end_id: str | None = None
+    instruction_id: str | None = None
+    transaction_id: str | None = None
+    account_servicer_reference: str | None = None
+    debtor_name: str | None = None
+    debtor_account: AccountId | None = None
+    remittance_unstructured: tuple[str, ...] = ()
+    creditor_references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    """One booking on the account (Ntry). `entry_key` identifies it across files."""
+
+    entry_key: str
+    index: int  # position in its report, 0-based
+    amount_minor: int
+    currency: str
+    credit_debit: CreditDebit
+    status: str  # BOOK, PDNG, INFO (or a proprietary code from 001.07 on)
+    reversal: bool
+    booking_date: date | None
+    value_date: date | None
+    entry_reference: str | None
+    account_servicer_reference: str | None
+    bank_transaction_code: str | None  # "PMNT/RCDT/VCOM" or the proprietary code
+    additional_info: str | None
+    transactions: tuple[BankTransaction, ...] = ()
+
+    @property
+    def is_booked_credit(self) -> bool:
+        return self.credit_debit is CreditDebit.CREDIT and self.status == "BOOK" and not self.reversal
+
+    def _single(self) -> BankTransaction | None:
+        return self.transactions[0] if len(self.transactions) == 1 else None
+
+    @property
+    def end_to_end_id(self) -> str | None:
+        tx = self._single()
+        return tx.end_to_end_id if tx else None
+
+    @property
+    def debtor_name(self) -> str | None:
+        tx = self._single()
+        return tx.debtor_name if tx else None
+
+    @property
+    def debtor_account(self) -> AccountId | None:
+        tx = self._single()
+        return tx.debtor_account if tx else None
+
+    @property
+    def remittance_unstructured(self) -> tuple[str, ...]:
+        return tuple(line for tx in self.transactions for line in tx.remittance_unstructured)
+
+    @property
+    def creditor_references(self) -> tuple[str, ...]:
+        return tuple(ref for tx in self.transactions for ref in tx.creditor_references)
+
+    @property
+    def remittance_text(self) -> str:
+        """Every remittance line of the entry joined by spaces (what a matcher searches)."""
+        return " ".join(self.remittance_unstructured + self.creditor_references)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    type_code: str  # OPBD, CLBD, CLAV, ...
+    amount_minor: int  # signed: a debit balance is negative
+    currency: str
+    on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    """One Stmt (camt.053) or Ntfctn (camt.054): the entries of one account."""
+
+    report_id: str
+    account: AccountId
+    account_currency: str | None
+    account_owner: str | None
+    created_at: datetime | None
+    entries: tuple[BankEntry, ...]
+    balances: tuple[Balance, ...] = ()
+    sequence_number: int | None = None  # ElctrncSeqNb
+
+
+@dataclass(frozen=True, slots=True)
+class BankMessage:
+    """A parsed bank-to-customer message. `created_at` is as written: naive when the file gives no offset."""
+
+    kind: MessageKind
+    version: str  # "001.04"
+    message_id: str
+    created_at: datetime
+    content_hash: str  # sha256 hex of the file bytes
+    reports: tuple[AccountReport, ...]
+
+    @property
+    def message_key(self) -> str:
+        return f"{self.kind.value}/{self.message_id}"
+
+    @property
+    def account(self) -> AccountId:
+        return self.reports[0].account
+
+    @property
+    def currency(self) -> str | None:
+        return self.reports[0].account_currency or (
+            self.reports[0].entries[0].currency if self.reports[0].entries else None
+        )
+
+    @property
+    def entries(self) -> tuple[BankEntry, ...]:
+        return tuple(e for r in self.reports for e in r.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class BankStatement(BankMessage):
+    """camt.053: the bank's statement of an account over a period (end of day)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNotification(BankMessage):
+    """camt.054: debit/credit notifications, sent as bookings happen."""
+
+
+def make_entry_key(
+    account: str,
+    currency: str,
+    amount_minor: int,
+    credit_debit: CreditDebit,
+    account_servicer_reference: str | None,
+    entry_reference: str | None,
+    end_to_end_id: str | None,
+    booking_date: date | None,
+    occurrence: int,
+) -> str:
+    """Stable id of a booking. Built from what the bank says about the booking itself, not from the file:
+    the servicer's reference (unique per account at the bank), or failing that the entry reference and the
+    end-to-end id, with account, currency, amount, direction and booking date. `occurrence` numbers entries
+    that are otherwise identical inside one report (the 2nd identical one is a different booking)."""
+    parts = (
+        account, currency, str(amount_minor), credit_debit.value, account_servicer_reference or "",
+        entry_reference or "", end_to_end_id or "", booking_date.isoformat() if booking_date else "",
+        str(occurrence),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+# --- Outgoing payments --------------------------------------------------------------------------------
+
+
+class PaymentScheme(StrEnum):
+    PAIN_001_001_09 = "pain.001.001.09"
+    PAIN_001_001_03 = "pain.001.001.03"
+    PACS_008_001_08 = "pacs.008.001.08"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who pays or is paid: name, account and (optionally) the bank's BIC."""
+
+    name: str
+    account: AccountId
+    agent_bic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutInstruction:
+    """One payout: the issuer pays a customer's verified account. `redemption_reference` is the end-to-end id
+    and appears in the remittance information, with the invoice reference when given."""
+
+    redemption_reference: str
+    amount_minor: int
+    currency: str
+    creditor: Party
+    invoice_reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+            raise ValidationError("amount_minor must be an integer", code="bad_amount")
+        if self.amount_minor <= 0:
+            raise ValidationError(f"a payout must be positive, got {self.amount_minor}", code="bad_amount")
+        currency_decimals(self.currency)
+        ref = self.redemption_reference
+        if not ref or len(ref) > iso_text35_length_max or not ref.isascii() or not ref.isprintable():
+            raise ValidationError(
+                f"redemption reference must be 1..35 printable ASCII characters: {ref!r}",
+                code="bad_reference",
+            )
+        if self.invoice_reference is not None and not (0 < len(self.invoice_reference) <= iso_text35_length_max):
+            raise ValidationError("invoice reference must be 1..35 characters", code="bad_reference")
+
+    @property
+    def remittance_text(self) -> str:
+        text = f"REDEMPTION {self.redemption_reference}"
+        if self.invoice_reference:
+            text += f" INVOICE {self.invoice_reference}"
+        return text[:remittance_unstructured_length_max]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentBatch:
+    """A payment file's content: one debtor (the issuer's account), one execution date, N payouts."""
+
+    message_id: str
+    created_at: datetime
+    debtor: Party
+    execution_date: date
+    payouts: tuple[PayoutInstruction, ...]
+
+    def __post_init__(self) -> None:
+        if not self.payouts:
+            raise ValidationError("a payment batch needs at least one payout", code="empty_batch")
+        if not (0 < len(self.message_id) <= iso_text35_length_max):
+            raise ValidationError("message id must be 1..35 characters", code="bad_reference")
+        if len({p.currency for p in self.payouts}) != 1:
+            raise ValidationError("a payment batch pays in one currency", code="mixed_currencies")
+        refs = [p.redemption_reference for p in self.payouts]
+        if len(set(refs)) != len(refs):
+            raise ValidationError("a redemption reference appears twice in one batch", code="duplicate_payout")
+
+    @property
+    def currency(self) -> str:
+        return self.payouts[0].currency
+
+    @property
+    def control_sum_minor(self) -> int:
+        return sum(p.amount_minor for p in self.payouts)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFile:
+    """A written payment file: where it is, what it holds, its sha256."""
+
+    name: str
+    scheme: PaymentScheme
+    message_id: str
+    content_hash: str
+    transaction_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    """An inbound file read from the bank: parsed (message) or quarantined (rejection code + reason)."""
+
+    name: str
+    content_hash: str
+    message: BankMessage | None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return self.message is None
