@@ -111,23 +111,3 @@ class Bank(Protocol):
     def write_payment_file(
         self, batch: bnk.PaymentBatch, scheme: bnk.PaymentScheme | None = None
     ) -> bnk.PaymentFile: ...
-
-
-# --- Bank (issue 8) ----------------------------------------------------------------------------------------
-
-
-class Bank(Protocol):
-    """ISO 20022 files in and out (adapters.bank.folder.FolderBank is the embedded default).
-
-    Inbound: `read_inbound` returns parsed files and files it quarantined (with a reason); a parsed file stays
-    pending until the caller commits its effects and calls `acknowledge`, so a crash re-reads it (the caller
-    deduplicates by content hash, message key and entry keys). `quarantine` sets a parsed file aside for a
-    reason only the caller knows (duplicate statement, unknown account). Outbound: `write_payment_file`
-    writes a pain.001 / pacs.008 atomically; writing the same batch twice returns the same file."""
-
-    def read_inbound(self, max_files: int = 100) -> list[bnk.InboundFile]: ...
-    def acknowledge(self, name: str) -> None: ...
-    def quarantine(self, name: str, code: str, reason: str) -> None: ...
-    def write_payment_file(
-        self, batch: bnk.PaymentBatch, scheme: bnk.PaymentScheme | None = None
-    ) -> bnk.PaymentFile: ...
