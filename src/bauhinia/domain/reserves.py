@@ -625,3 +625,97 @@ def group_by_coin(assets: Sequence[ReserveAsset]) -> dict[Currency, list[Reserve
     for a in assets:
         out.setdefault(a.coin, []).append(a)
     return out
+
+
+# --- records kept by the store (plain values) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegulatorApproval:
+    """The regulator's approval to hold a currency other than the pool's (e.g. HKD assets backing BCNH)."""
+
+    approval_ref: str
+    coin: Currency
+    currency: Currency
+    granted_on: date
+    expires_on: date | None = None
+    note: str = ""
+
+    def covers(self, asset: ReserveAsset, as_of: date) -> bool:
+        return (
+            self.coin == asset.coin
+            and self.currency == asset.currency
+            and self.granted_on <= as_of
+            and (self.expires_on is None or as_of <= self.expires_on)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """Minting for `coin` is halted until an operator resets the breaker with a reason."""
+
+    coin: Currency
+    halted: bool
+    reason: str = ""
+    actor: str = ""
+    changed_at_ns: int = 0
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerEvent:
+    coin: Currency
+    action: str  # "trip" | "reset"
+    reason: str
+    actor: str
+    at_ns: int
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    incident_id: str
+    coin: Currency
+    kind: str
+    severity: str  # "high" | "medium" | "low"
+    summary: str
+    details_json: str
+    status: str  # "open" | "closed"
+    opened_at_ns: int
+    closed_at_ns: int | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationRun:
+    run_id: str
+    coin: Currency
+    as_of: date
+    ran_at_ns: int
+    ok: bool
+    break_count: int
+    accounts_checked: int
+    holders_checked: int
+    breaks_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoveragePoint:
+    coin: Currency
+    as_of: date
+    reserve_value_minor: int
+    market_value_minor: int
+    liabilities_base_units: int
+    coverage_bps: int | None
+    recorded_at_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRoot:
+    snapshot_id: str
+    coin: Currency
+    as_of: date
+    root_hash_hex: str
+    total_base_units: int
+    leaf_count: int
+    published_at_ns: int

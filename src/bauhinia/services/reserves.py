@@ -1,0 +1,367 @@
+"""Reserve use cases: holdings, market data, coverage and the mint gate, reconciliation runs, the minting
+circuit breaker, incidents and proof-of-liabilities snapshots.
+
+Everything the reserve cannot know by itself comes in as arguments: the outstanding supply (frozen included)
+and redemptions in flight from the ledger / chain, the reconciliation inputs from the bank, ledger and indexer,
+`now_ns` and ids. The lead wires these to the ledger and chain services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from bauhinia.domain import proofs
+from bauhinia.domain import reserves as rsv
+from bauhinia.domain.errors import ConflictError, RefusedError, ValidationError
+from bauhinia.domain.money import Currency
+from bauhinia.domain.reconciliation import ReconciliationInput, ReconciliationResult, reconcile
+from bauhinia.ports import ReservesStore
+
+default_buffer_bps: int = 0
+default_bank_cap_bps: int = 5_000
+breaks_stored_max: int = 1_000
+reason_length_min: int = 10
+
+
+# --- holdings and market data ----------------------------------------------------------------------------
+
+
+def record_approval(store: ReservesStore, approval: rsv.RegulatorApproval, now_ns: int) -> None:
+    if not approval.approval_ref.strip():
+        raise ValidationError("approval reference must not be blank", code="bad_approval")
+    if approval.currency == approval.coin.fiat:
+        raise ValidationError("no approval is needed for the pool's own currency", code="bad_approval")
+    store.put_approval(approval, now_ns)
+
+
+def add_asset(store: ReservesStore, asset: rsv.ReserveAsset, as_of: date, now_ns: int) -> None:
+    """Add a holding to its coin's pool. Refuses ineligible assets and foreign-currency assets whose
+    approval reference is not recorded, for this coin and currency, and valid on `as_of`."""
+    rsv.require_eligible(asset, as_of)
+    with store.transaction() as tx:
+        if asset.currency != asset.pool_currency:
+            approval = tx.get_approval(asset.regulator_approval_ref)
+            if approval is None:
+                raise RefusedError(
+                    f"regulator approval {asset.regulator_approval_ref!r} is not recorded",
+                    code="approval_not_recorded",
+                )
+            if not approval.covers(asset, as_of):
+                raise RefusedError(
+                    f"approval {approval.approval_ref} does not cover {asset.currency} assets of {asset.coin} "
+                    f"on {as_of}",
+                    code="approval_not_applicable",
+                )
+        tx.add_asset(asset, now_ns)
+
+
+def load_market_data(
+    store: ReservesStore,
+    as_of: date,
+    *,
+    prices_micro: Mapping[str, int] | None = None,
+    accrued_interest_minor: Mapping[str, int] | None = None,
+    fx_rates_micro: Mapping[tuple[Currency, Currency], int] | None = None,
+    source: str = "manual",
+) -> int:
+    """Load one day's prices, accrued interest and FX rates. Returns the number of rows written."""
+    n = 0
+    with store.transaction() as tx:
+        if prices_micro:
+            n += tx.put_prices(as_of, prices_micro, source)
+        if accrued_interest_minor:
+            n += tx.put_accruals(as_of, accrued_interest_minor)
+        if fx_rates_micro:
+            n += tx.put_fx_rates(as_of, fx_rates_micro)
+    return n
+
+
+# --- coverage and the mint gate ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageReport:
+    pool: rsv.PoolValuation
+    outstanding_base_units: int
+    redemptions_in_flight_base_units: int
+    liabilities_base_units: int
+    coverage_bps: int | None
+    ladder: tuple[rsv.LadderRung, ...]
+    concentration_bps: dict[str, int]
+    concentration_breaches: list[rsv.ConcentrationBreach]
+    breaker: rsv.BreakerState
+
+
+def compute_coverage(
+    store: ReservesStore,
+    coin: Currency,
+    as_of: date,
+    *,
+    outstanding_base_units: int,
+    redemptions_in_flight_base_units: int,
+    now_ns: int,
+    bank_cap_bps: int = default_bank_cap_bps,
+    caps_bps_by_bank: Mapping[str, int] | None = None,
+    record: bool = True,
+) -> CoverageReport:
+    """Value the pool of `coin` on `as_of` against the liabilities passed in; record the day's point."""
+    pool = rsv.value_pool(coin, store.list_assets(coin), store.market_data(as_of))
+    liabilities = rsv.liabilities_base_units(outstanding_base_units, redemptions_in_flight_base_units)
+    cov = rsv.coverage_bps(pool.reserve_value_minor, liabilities)
+    if record:
+        store.put_coverage(
+            rsv.CoveragePoint(
+                coin, as_of, pool.reserve_value_minor, pool.market_value_minor, liabilities, cov, now_ns
+            )
+        )
+    return CoverageReport(
+        pool=pool,
+        outstanding_base_units=outstanding_base_units,
+        redemptions_in_flight_base_units=redemptions_in_flight_base_units,
+        liabilities_base_units=liabilities,
+        coverage_bps=cov,
+        ladder=rsv.liquidity_ladder(pool),
+        concentration_bps=rsv.concentration_bps(pool),
+        concentration_breaches=rsv.concentration_breaches(pool, bank_cap_bps, caps_bps_by_bank),
+        breaker=store.breaker_state(coin),
+    )
+
+
+def check_mint_allowed(
+    store: ReservesStore,
+    coin: Currency,
+    as_of: date,
+    *,
+    mint_base_units: int,
+    outstanding_base_units: int,
+    redemptions_in_flight_base_units: int,
+    buffer_bps: int = default_buffer_bps,
+    reserve_added_minor: int = 0,
+) -> rsv.MintCheck:
+    """The gate every mint passes: the circuit breaker must be closed and coverage after the mint must stay at
+    or above 100 % + buffer. Raises RefusedError otherwise."""
+    state = store.breaker_state(coin)
+    if state.halted:
+        raise RefusedError(
+            f"minting of {coin} is halted by the circuit breaker: {state.reason}", code="minting_halted"
+        )
+    pool = rsv.value_pool(coin, store.list_assets(coin), store.market_data(as_of))
+    return rsv.require_mint_covered(
+        reserve_value_minor=pool.reserve_value_minor,
+        outstanding_base_units=outstanding_base_units,
+        redemptions_in_flight_base_units=redemptions_in_flight_base_units,
+        mint_base_units=mint_base_units,
+        buffer_bps=buffer_bps,
+        reserve_added_minor=reserve_added_minor,
+    )
+
+
+def stress(
+    store: ReservesStore, coin: Currency, as_of: date, *, supply_base_units: int, run_bps: int, days: int
+) -> rsv.StressResult:
+    pool = rsv.value_pool(coin, store.list_assets(coin), store.market_data(as_of))
+    return rsv.stress_test(pool, supply_base_units=supply_base_units, run_bps=run_bps, days=days)
+
+
+# --- circuit breaker and incidents ----------------------------------------------------------------------------
+
+
+def trip_breaker(
+    store: ReservesStore, coin: Currency, *, reason: str, actor: str, now_ns: int, run_id: str | None = None
+) -> rsv.BreakerState:
+    """Halt minting of `coin`. Tripping a halted breaker keeps the first reason (and records nothing new)."""
+    if not reason.strip():
+        raise ValidationError("a reason is required to trip the breaker", code="reason_required")
+    with store.transaction() as tx:
+        current = tx.breaker_state(coin)
+        if current.halted:
+            return current
+        state = rsv.BreakerState(coin, True, reason.strip(), actor, now_ns, run_id)
+        tx.set_breaker(state)
+        return state
+
+
+def reset_breaker(
+    store: ReservesStore, coin: Currency, *, reason: str, actor: str, now_ns: int
+) -> rsv.BreakerState:
+    """An operator re-opens minting, saying why (at least a short sentence)."""
+    if len(reason.strip()) < reason_length_min:
+        raise ValidationError(
+            f"resetting the breaker needs a reason of at least {reason_length_min} characters",
+            code="reason_required",
+        )
+    if not actor.strip():
+        raise ValidationError("resetting the breaker needs the operator's name", code="actor_required")
+    with store.transaction() as tx:
+        current = tx.breaker_state(coin)
+        if not current.halted:
+            raise ConflictError(f"minting of {coin} is not halted", code="breaker_not_tripped")
+        state = rsv.BreakerState(coin, False, reason.strip(), actor.strip(), now_ns, None)
+        tx.set_breaker(state)
+        return state
+
+
+def open_incident(
+    store: ReservesStore,
+    *,
+    incident_id: str,
+    coin: Currency,
+    kind: str,
+    summary: str,
+    details: Mapping[str, object],
+    now_ns: int,
+    severity: str = "high",
+    run_id: str | None = None,
+) -> rsv.Incident:
+    if severity not in ("high", "medium", "low"):
+        raise ValidationError("severity must be high, medium or low", code="bad_severity")
+    incident = rsv.Incident(
+        incident_id,
+        coin,
+        kind,
+        severity,
+        summary,
+        json.dumps(details, sort_keys=True, default=str),
+        "open",
+        now_ns,
+        None,
+        run_id,
+    )
+    store.add_incident(incident)
+    return incident
+
+
+# --- reconciliation ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationOutcome:
+    run: rsv.ReconciliationRun
+    result: ReconciliationResult
+    breaker: rsv.BreakerState
+    incident: rsv.Incident | None
+
+
+def breaks_to_json(result: ReconciliationResult, limit: int = breaks_stored_max) -> str:
+    return json.dumps(
+        [
+            {
+                "source": b.source.value,
+                "kind": b.kind.value,
+                "key": b.key,
+                "expected": b.expected,
+                "actual": b.actual,
+                "difference": b.difference,
+                "unit": b.unit,
+                "against": b.against.value,
+            }
+            for b in result.breaks[:limit]
+        ]
+    )
+
+
+def run_reconciliation(
+    store: ReservesStore,
+    data: ReconciliationInput,
+    *,
+    as_of: date,
+    run_id: str,
+    now_ns: int,
+    actor: str = "daily-reconciliation",
+) -> ReconciliationOutcome:
+    """Reconcile, record the run; on any break trip the breaker and open an incident, all in one transaction."""
+    coin = Currency(data.coin)
+    result = reconcile(data)
+    run = rsv.ReconciliationRun(
+        run_id,
+        coin,
+        as_of,
+        now_ns,
+        result.ok,
+        result.break_count,
+        result.accounts_checked,
+        result.holders_checked,
+        breaks_to_json(result),
+    )
+    return record_reconciliation(store, run, result, actor=actor)
+
+
+def record_reconciliation(
+    store: ReservesStore, run: rsv.ReconciliationRun, result: ReconciliationResult, *, actor: str
+) -> ReconciliationOutcome:
+    incident: rsv.Incident | None = None
+    with store.transaction() as tx:
+        tx.add_recon_run(run)
+        if result.ok:
+            return ReconciliationOutcome(run, result, tx.breaker_state(run.coin), None)
+        by_source = {s.value: n for s, n in result.by_source().items() if n}
+        first = result.breaks[0].describe() if result.breaks else ""
+        summary = f"reconciliation {run.run_id} of {run.coin} on {run.as_of}: {result.break_count} break(s); {first}"
+        state = trip_breaker(
+            tx, run.coin, reason=summary[:512], actor=actor, now_ns=run.ran_at_ns, run_id=run.run_id
+        )
+        incident = open_incident(
+            tx,
+            incident_id=f"recon-{run.run_id}",
+            coin=run.coin,
+            kind="reconciliation_break",
+            summary=summary,
+            details={"run_id": run.run_id, "break_count": result.break_count, "by_source": by_source},
+            now_ns=run.ran_at_ns,
+            run_id=run.run_id,
+        )
+    return ReconciliationOutcome(run, result, state, incident)
+
+
+# --- proof of liabilities ----------------------------------------------------------------------------------
+
+
+def derive_holder_salt(snapshot_secret: bytes, snapshot_id: str, holder_id: str) -> bytes:
+    """Per-holder salt = HMAC-SHA256(snapshot secret, snapshot id || 0x00 || holder id)."""
+    if len(snapshot_secret) < 16:
+        raise ValidationError("snapshot secret must be at least 16 bytes", code="bad_secret")
+    message = snapshot_id.encode() + b"\x00" + holder_id.encode()
+    return hmac.new(snapshot_secret, message, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilitySnapshot:
+    tree: proofs.SumTree
+    root: rsv.PublishedRoot
+    snapshot_secret: bytes
+
+    def proof_for(self, holder_id: str) -> proofs.InclusionProof:
+        salt = derive_holder_salt(self.snapshot_secret, self.root.snapshot_id, holder_id)
+        index = self.tree.index_of(proofs.hash_holder_id(holder_id, salt))
+        return self.tree.proof(index, salt=salt)
+
+
+def build_liability_snapshot(
+    balances: Iterable[tuple[str, int]],
+    *,
+    coin: Currency,
+    as_of: date,
+    snapshot_id: str,
+    snapshot_secret: bytes,
+    now_ns: int,
+) -> LiabilitySnapshot:
+    """(holder_id, balance_base_units) for on-chain holders ("chain:0x...") and off-chain customers
+    ("customer:...") -> the Merkle sum tree and the root to publish."""
+    leaves = [
+        (proofs.hash_holder_id(h, derive_holder_salt(snapshot_secret, snapshot_id, h)), b)
+        for h, b in balances
+    ]
+    tree = proofs.build_sum_tree(leaves, snapshot_id=snapshot_id, coin=coin.value)
+    r = tree.root
+    root = rsv.PublishedRoot(snapshot_id, coin, as_of, r.hash.hex(), r.total, r.leaf_count, now_ns)
+    return LiabilitySnapshot(tree, root, snapshot_secret)
+
+
+def publish_liability_root(store: ReservesStore, snapshot: LiabilitySnapshot) -> rsv.PublishedRoot:
+    store.put_liability_root(snapshot.root)
+    return snapshot.root
