@@ -257,12 +257,22 @@ class NameForm:
     chinese: bool  # tokens are Chinese syllables (from characters or romanised Chinese)
     abjad: bool  # transliterated from Arabic script: compare consonant skeletons
     extra: tuple[str, ...] = ()  # words dropped to read the rest as Chinese (e.g. "Peter" in "Peter CHAN Tai Man")
+    plain: tuple[str, ...] = ()  # usual spelling of each token (derived)
+    weights: tuple[int, ...] = ()  # weight of each token in alignment (derived)
+    skeletons: tuple[frozenset[str], ...] = ()  # consonant skeletons of each token (derived, Arabic matching)
 
-    def keys(self) -> tuple[str, ...]:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", tuple(min(t, key=_spelling_rank) for t in self.tokens))
+        weights = tuple(1 if self.chinese else max(2, len(p)) for p in self.plain)
+        object.__setattr__(self, "weights", weights)
+        if not self.chinese:
+            object.__setattr__(self, "skeletons", tuple(frozenset(_skeleton(x) for x in t) for t in self.tokens))
+
+    def index_keys(self) -> tuple[str, ...]:
         """Plain strings for the candidate index: the usual spelling of each token, sorted."""
         if self.han and not self.tokens:
             return ()
-        first = " ".join(sorted(min(t, key=_spelling_rank) for t in self.tokens))
+        first = " ".join(sorted(self.plain))
         return (first,) if first else ()
 
 
@@ -367,9 +377,26 @@ def _strip_han_forms(han: str, schema: PartySchema) -> str:
     return han
 
 
-def name_form(text: str, schema: PartySchema = PartySchema.PERSON) -> NameForm:
-    """Normalise one written name (one script: split mixed names with `split_alternatives` first)."""
+_COMPANY_MARKERS = COMPANY_FORMS - {"the", "and", "of", "co", "sa", "ag", "lp", "kk"}
+
+
+def guess_schema(text: str) -> PartySchema:
+    """Company when the name carries a company form (Limited, GmbH, 有限公司...), else Person."""
+    simplified = to_simplified(text)
+    if any(form in simplified for form in HAN_COMPANY_FORMS if form not in ("香港", "(香港)", "（香港）")):
+        return PartySchema.COMPANY
+    words = set(_SPLIT.split(strip_marks(text).lower()))
+    return PartySchema.COMPANY if words & _COMPANY_MARKERS else PartySchema.PERSON
+
+
+def name_form(text: str, schema: PartySchema | None = PartySchema.PERSON) -> NameForm:
+    """Normalise one written name (one script: split mixed names with `split_alternatives` first).
+
+    `schema=None` guesses Person or Company from the name itself.
+    """
     raw = unicodedata.normalize("NFKC", text).strip()
+    if schema is None:
+        schema = guess_schema(raw)
     han_chars = "".join(_CJK.findall(raw))
     if han_chars and len(han_chars) * 2 >= len(re.sub(r"\s", "", raw)):
         han = _strip_han_forms(to_simplified(han_chars), schema)
@@ -423,38 +450,34 @@ def _skeleton(word: str) -> str:
     return skel.replace("k", "q").replace("c", "q")
 
 
-def _word_similarity(a: frozenset[str], b: frozenset[str], chinese: bool, abjad: bool) -> float:
-    if a & b:
+def _word_similarity(a: NameForm, i: int, b: NameForm, j: int, chinese: bool, abjad: bool) -> float:
+    x_set, y_set = a.tokens[i], b.tokens[j]
+    if not x_set.isdisjoint(y_set):
         return 1.0
-    best = 0.0
-    for x in a:
-        for y in b:
-            if abjad:
-                x2, y2 = _skeleton(x), _skeleton(y)
-                sim = 1.0 if x2 == y2 and len(x2) >= 2 else Levenshtein.normalized_similarity(x2, y2) * 0.95
-            else:
-                sim = Levenshtein.normalized_similarity(x, y)
-            if sim > best:
-                best = sim
     if chinese:
-        return best * 0.9 if best >= 0.75 else 0.0
-    shortest = min(min(len(x) for x in a), min(len(y) for y in b))
+        best = max(Levenshtein.normalized_similarity(x, y, score_cutoff=0.75) for x in x_set for y in y_set)
+        return best * 0.9
+    shortest = min(len(a.plain[i]), len(b.plain[j]))
     floor = 0.85 if shortest <= 4 else 0.7
-    return best if best >= floor else 0.0
+    best = Levenshtein.normalized_similarity(a.plain[i], b.plain[j], score_cutoff=floor)
+    if abjad and best < 1.0:
+        xs, ys = a.skeletons[i], b.skeletons[j]
+        if any(len(x) >= 2 for x in xs) and not xs.isdisjoint(ys):
+            return 1.0
+        skel = max(Levenshtein.normalized_similarity(x, y) for x in xs for y in ys) * 0.95
+        best = max(best, skel if skel >= floor else 0.0)
+    return best
 
 
-def _align(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...], chinese: bool, abjad: bool) -> float:
+def _align(a: NameForm, b: NameForm, chinese: bool, abjad: bool) -> float:
     """Greedy one-to-one token alignment weighted by token length; unmatched tokens count against."""
-    if not a or not b:
+    if not a.tokens or not b.tokens:
         return 0.0
-
-    def weight(t: frozenset[str]) -> int:
-        return 1 if chinese else max(2, min(len(s) for s in t))
-
+    wa, wb = a.weights, b.weights
     pairs = []
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            sim = _word_similarity(x, y, chinese, abjad)
+    for i in range(len(wa)):
+        for j in range(len(wb)):
+            sim = _word_similarity(a, i, b, j, chinese, abjad)
             if sim > 0:
                 pairs.append((sim, i, j))
     pairs.sort(reverse=True)
@@ -466,25 +489,22 @@ def _align(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...], chinese
             continue
         used_a.add(i)
         used_b.add(j)
-        matched += sim * (weight(a[i]) + weight(b[j]))
-    total_a = sum(weight(t) for t in a)
-    total_b = sum(weight(t) for t in b)
-    left_a = sum(weight(a[i]) for i in range(len(a)) if i not in used_a)
-    left_b = sum(weight(b[j]) for j in range(len(b)) if j not in used_b)
-    total = total_a + total_b
+        matched += sim * (wa[i] + wb[j])
+    total = sum(wa) + sum(wb)
     if not chinese:
         # Western names often add middle names or a tribal/family name: unmatched words on the longer side
         # weigh half when the shorter side is fully matched with two words or more.
-        short_left, long_left = (left_a, left_b) if len(a) <= len(b) else (left_b, left_a)
-        if short_left == 0 and min(len(a), len(b)) >= 2:
+        left_a = sum(wa[i] for i in range(len(wa)) if i not in used_a)
+        left_b = sum(wb[j] for j in range(len(wb)) if j not in used_b)
+        short_left, long_left = (left_a, left_b) if len(wa) <= len(wb) else (left_b, left_a)
+        if short_left == 0 and min(len(wa), len(wb)) >= 2:
             total -= long_left * 0.5
     return matched / total if total else 0.0
 
 
 def _concat_similarity(a: NameForm, b: NameForm) -> float:
     """Spacing differences ("Abdulrahman" / "Abdul Rahman"): compare the words run together, both orders."""
-    wa = [min(t, key=_spelling_rank) for t in a.tokens]
-    wb = [min(t, key=_spelling_rank) for t in b.tokens]
+    wa, wb = list(a.plain), list(b.plain)
     if len(wa) == len(wb) or not wa or not wb:
         return 0.0
     ja = "".join(wa)
@@ -514,7 +534,7 @@ def compare_forms(a: NameForm, b: NameForm) -> Comparison:
     abjad = a.abjad or b.abjad
     if a.chinese != b.chinese and (a.han or b.han):
         return Comparison(0.0, "Chinese characters against a name that does not read as Chinese")
-    score = _align(a.tokens, b.tokens, chinese, abjad)
+    score = _align(a, b, chinese, abjad)
     reason = "romanised Chinese syllables align" if chinese else "words align"
     if not chinese:
         joined = _concat_similarity(a, b)
