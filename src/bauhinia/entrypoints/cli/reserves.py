@@ -1,0 +1,431 @@
+"""`bauhinia reserves ...`: holdings, market data, coverage, the mint gate, stress, the circuit breaker,
+incidents, proof-of-liabilities snapshots and the attestation report.
+
+Supply and in-flight redemptions are given as options (coins, decimal text) until the ledger and chain are
+wired in; amounts are parsed exactly (no floats).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bauhinia.domain import reserves as rsv
+from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.money import Amount, Currency, parse_currency, parse_decimal_amount
+from bauhinia.domain.proofs import proof_to_json
+
+app = typer.Typer(
+    help="The reserve: assets, coverage, stress, circuit breaker, proofs, attestation.", no_args_is_help=True
+)
+console = Console()
+csv_rows_max = 2_000_000
+
+
+def _repo():  # type: ignore[no-untyped-def]
+    from bauhinia.adapters.store.db import make_engine, migrate
+    from bauhinia.adapters.store.reserves_repo import ReservesRepository
+    from bauhinia.bootstrap import load_settings
+
+    engine = make_engine(load_settings().resolved_database_url())
+    migrate(engine)
+    return ReservesRepository(engine)
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def _date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not an ISO date: {text!r}", code="bad_date") from None
+
+
+def _coin(text: str) -> Currency:
+    coin = parse_currency(text)
+    if not coin.is_token:
+        coin = coin.coin
+    return coin
+
+
+def _coins_base_units(text: str) -> int:
+    return parse_decimal_amount(text, Currency.BHKD)  # 6 decimals, exact
+
+
+def _micro(text: str) -> int:
+    return parse_decimal_amount(text, Currency.BHKD)  # a price or rate with up to 6 decimals
+
+
+def _fmt_minor(value: int, currency: Currency) -> str:
+    return Amount(value, currency).format()
+
+
+def _pct(value_bps: int | None) -> str:
+    return "n/a (no liabilities)" if value_bps is None else f"{value_bps // 100}.{value_bps % 100:02d}%"
+
+
+@app.command("add-asset")
+def add_asset(
+    asset_id: Annotated[str, typer.Argument()],
+    coin: Annotated[str, typer.Option(help="pool: BHKD or BCNH (or HKD / CNH)")],
+    kind: Annotated[str, typer.Option(help=", ".join(k.value for k in rsv.AssetKind))],
+    currency: Annotated[str | None, typer.Option(help="asset currency (default: the pool's)")] = None,
+    bank: Annotated[str, typer.Option(help="bank / counterparty / custodian")] = "",
+    principal: Annotated[str | None, typer.Option(help="principal, decimal (cash, deposits, repos)")] = None,
+    quantity: Annotated[int, typer.Option(help="units held (securities, fund shares)")] = 0,
+    instrument: Annotated[str, typer.Option(help="ISIN or fund id")] = "",
+    issuer: Annotated[str | None, typer.Option(help="government, central_bank, ...")] = None,
+    start: Annotated[str | None, typer.Option(help="start date (deposits, repos)")] = None,
+    maturity: Annotated[str | None, typer.Option(help="maturity date")] = None,
+    collateral_issuer: Annotated[str | None, typer.Option(help="repo collateral issuer type")] = None,
+    collateral_maturity: Annotated[str | None, typer.Option(help="repo collateral maturity")] = None,
+    fund_eligible_only: Annotated[bool, typer.Option(help="fund holds only eligible assets")] = False,
+    approval: Annotated[str, typer.Option(help="regulator approval ref (other currency)")] = "",
+    haircut_bps: Annotated[int, typer.Option()] = 0,
+    as_of: Annotated[str | None, typer.Option(help="date the eligibility is checked on")] = None,
+) -> None:
+    """Add a holding to its coin's pool; ineligible assets are refused with every reason."""
+    from bauhinia.services import reserves as svc
+
+    pool = _coin(coin)
+    ccy = parse_currency(currency) if currency else pool.fiat
+    asset = rsv.ReserveAsset(
+        asset_id=asset_id,
+        coin=pool,
+        kind=rsv.AssetKind(kind),
+        currency=ccy,
+        bank=bank,
+        instrument_id=instrument,
+        issuer_type=rsv.IssuerType(issuer) if issuer else None,
+        principal_minor=parse_decimal_amount(principal, ccy) if principal else 0,
+        quantity_units=quantity,
+        start_date=_date(start) if start else None,
+        maturity_date=_date(maturity) if maturity else None,
+        collateral_issuer_type=rsv.IssuerType(collateral_issuer) if collateral_issuer else None,
+        collateral_maturity_date=_date(collateral_maturity) if collateral_maturity else None,
+        fund_holds_only_eligible=fund_eligible_only,
+        regulator_approval_ref=approval,
+        haircut_bps=haircut_bps,
+    )
+    svc.add_asset(_repo(), asset, _date(as_of), _now_ns())
+    typer.echo(f"added {asset_id} to the {pool} pool")
+
+
+@app.command("approve")
+def approve(
+    approval_ref: Annotated[str, typer.Argument()],
+    coin: Annotated[str, typer.Option()],
+    currency: Annotated[str, typer.Option(help="the other currency approved")],
+    granted_on: Annotated[str, typer.Option()],
+    expires_on: Annotated[str | None, typer.Option()] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Record a regulator approval to hold assets in another currency."""
+    from bauhinia.services import reserves as svc
+
+    svc.record_approval(
+        _repo(),
+        rsv.RegulatorApproval(
+            approval_ref,
+            _coin(coin),
+            parse_currency(currency),
+            _date(granted_on),
+            _date(expires_on) if expires_on else None,
+            note,
+        ),
+        _now_ns(),
+    )
+    typer.echo(f"recorded approval {approval_ref}")
+
+
+@app.command("assets")
+def assets(coin: Annotated[str | None, typer.Option()] = None) -> None:
+    """List the holdings of one pool or all."""
+    table = Table("asset", "pool", "kind", "ccy", "bank", "principal / quantity", "maturity", "haircut bps")
+    for a in _repo().list_assets(_coin(coin) if coin else None):
+        size = (
+            _fmt_minor(a.principal_minor, a.currency) if a.principal_minor else f"{a.quantity_units:,} units"
+        )
+        table.add_row(
+            a.asset_id,
+            a.coin.value,
+            a.kind.value,
+            a.currency.value,
+            a.bank,
+            size,
+            str(a.maturity_date or "-"),
+            str(a.haircut_bps),
+        )
+    console.print(table)
+
+
+@app.command("load-market-data")
+def load_market_data(
+    file: Annotated[Path, typer.Argument(help="CSV: type,key,value with type price|accrued|fx")],
+    as_of: Annotated[str, typer.Option()],
+    source: Annotated[str, typer.Option()] = "file",
+) -> None:
+    """Load prices (ISIN, price per unit), accrued interest (asset id, amount) and FX rates (CNH/HKD, rate)."""
+    from bauhinia.services import reserves as svc
+
+    prices: dict[str, int] = {}
+    accrued: dict[str, int] = {}
+    fx: dict[tuple[Currency, Currency], int] = {}
+    repo = _repo()
+    assets_by_id = {a.asset_id: a for a in repo.list_assets()}
+    with file.open(newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            if n > csv_rows_max:
+                raise ValidationError("market data file too large", code="file_too_large")
+            kind, key, value = row.get("type", ""), row.get("key", ""), row.get("value", "")
+            if kind == "price":
+                prices[key] = _micro(value)
+            elif kind == "accrued":
+                asset = assets_by_id.get(key)
+                if asset is None:
+                    raise ValidationError(f"line {n}: unknown asset {key!r}", code="unknown_asset")
+                accrued[key] = parse_decimal_amount(value, asset.currency)
+            elif kind == "fx":
+                src, _, dst = key.partition("/")
+                fx[(parse_currency(src), parse_currency(dst))] = _micro(value)
+            else:
+                raise ValidationError(f"line {n}: type must be price, accrued or fx", code="bad_market_data")
+    count = svc.load_market_data(
+        repo,
+        _date(as_of),
+        prices_micro=prices,
+        accrued_interest_minor=accrued,
+        fx_rates_micro=fx,
+        source=source,
+    )
+    typer.echo(f"loaded {count} rows for {as_of}")
+
+
+@app.command("coverage")
+def coverage(
+    coin: Annotated[str, typer.Option()],
+    outstanding: Annotated[str, typer.Option(help="coins outstanding incl. frozen (decimal)")],
+    in_flight: Annotated[str, typer.Option(help="redemptions in flight (coins, decimal)")] = "0",
+    as_of: Annotated[str | None, typer.Option()] = None,
+    bank_cap_bps: Annotated[int, typer.Option()] = 5_000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Coverage, composition, liquidity ladder and bank concentration of one pool."""
+    from bauhinia.services import reserves as svc
+
+    pool_coin = _coin(coin)
+    report = svc.compute_coverage(
+        _repo(),
+        pool_coin,
+        _date(as_of),
+        outstanding_base_units=_coins_base_units(outstanding),
+        redemptions_in_flight_base_units=_coins_base_units(in_flight),
+        now_ns=_now_ns(),
+        bank_cap_bps=bank_cap_bps,
+    )
+    ccy = pool_coin.fiat
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "coin": pool_coin.value,
+                    "reserve_value_minor": report.pool.reserve_value_minor,
+                    "market_value_minor": report.pool.market_value_minor,
+                    "liabilities_base_units": report.liabilities_base_units,
+                    "coverage_bps": report.coverage_bps,
+                    "ladder_minor": {r.bucket.value: r.amount_minor for r in report.ladder},
+                    "concentration_bps": report.concentration_bps,
+                    "minting_halted": report.breaker.halted,
+                },
+                indent=2,
+            )
+        )
+        return
+    console.print(f"[bold]{pool_coin} reserve[/bold] coverage {_pct(report.coverage_bps)}")
+    console.print(
+        f"reserve after haircuts {_fmt_minor(report.pool.reserve_value_minor, ccy)}; liabilities "
+        f"{Amount(report.liabilities_base_units, pool_coin).format()}"
+    )
+    ladder = Table("bucket", "amount", "cumulative", title="liquidity ladder")
+    for r in report.ladder:
+        ladder.add_row(r.bucket.value, _fmt_minor(r.amount_minor, ccy), _fmt_minor(r.cumulative_minor, ccy))
+    console.print(ladder)
+    conc = Table("bank", "share", title=f"bank concentration (cap {_pct(bank_cap_bps)})")
+    for bank, share in sorted(report.concentration_bps.items()):
+        conc.add_row(bank, _pct(share))
+    console.print(conc)
+    for b in report.concentration_breaches:
+        console.print(f"[red]cap breached[/red]: {b.bank} {_pct(b.share_bps)} > {_pct(b.cap_bps)}")
+    for asset_id, refusals in report.pool.excluded:
+        console.print(f"[yellow]excluded[/yellow] {asset_id}: " + "; ".join(r.reason for r in refusals))
+    if report.breaker.halted:
+        console.print(f"[red]minting halted[/red]: {report.breaker.reason}")
+
+
+@app.command("mint-check")
+def mint_check(
+    coin: Annotated[str, typer.Option()],
+    amount: Annotated[str, typer.Option(help="coins to mint (decimal)")],
+    outstanding: Annotated[str, typer.Option()],
+    in_flight: Annotated[str, typer.Option()] = "0",
+    buffer_bps: Annotated[int, typer.Option()] = 0,
+    as_of: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Would this mint pass the gate? Refusal exits non-zero with the reason."""
+    from bauhinia.services import reserves as svc
+
+    result = svc.check_mint_allowed(
+        _repo(),
+        _coin(coin),
+        _date(as_of),
+        mint_base_units=_coins_base_units(amount),
+        outstanding_base_units=_coins_base_units(outstanding),
+        redemptions_in_flight_base_units=_coins_base_units(in_flight),
+        buffer_bps=buffer_bps,
+    )
+    typer.echo(
+        f"allowed: coverage after mint {_pct(result.coverage_after_bps)} >= {_pct(result.required_bps)}"
+    )
+
+
+@app.command("stress")
+def stress(
+    coin: Annotated[str, typer.Option()],
+    supply: Annotated[str, typer.Option(help="coins outstanding (decimal)")],
+    run_pct: Annotated[str, typer.Option(help="share of supply redeemed, percent (e.g. 30 or 12.5)")],
+    days: Annotated[int, typer.Option()],
+    as_of: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """A redemption run against the liquidity ladder, day by day."""
+    from bauhinia.services import reserves as svc
+
+    pool_coin = _coin(coin)
+    run_bps = parse_decimal_amount(run_pct, Currency.HKD)  # percent with 2 decimals = bps
+    result = svc.stress(
+        _repo(),
+        pool_coin,
+        _date(as_of),
+        supply_base_units=_coins_base_units(supply),
+        run_bps=run_bps,
+        days=days,
+    )
+    ccy = pool_coin.fiat
+    table = Table("day", "redeemed", "redeemed to date", "liquid to date", "surplus", title="redemption run")
+    for d in result.table:
+        table.add_row(
+            str(d.day),
+            _fmt_minor(d.redeemed_minor, ccy),
+            _fmt_minor(d.redeemed_cumulative_minor, ccy),
+            _fmt_minor(d.liquid_cumulative_minor, ccy),
+            _fmt_minor(d.surplus_minor, ccy),
+        )
+    console.print(table)
+    if result.passed:
+        console.print("[green]passed[/green]: no shortfall")
+    else:
+        console.print(
+            f"[red]shortfall[/red] {_fmt_minor(result.shortfall_minor, ccy)} from day {result.first_shortfall_day}"
+        )
+        raise typer.Exit(1)
+
+
+@app.command("breaker")
+def breaker(
+    action: Annotated[str, typer.Argument(help="status, trip or reset")],
+    coin: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option()] = "",
+    actor: Annotated[str, typer.Option(help="operator name")] = "",
+) -> None:
+    """Show, trip or reset (with a reason) the minting circuit breaker."""
+    from bauhinia.services import reserves as svc
+
+    repo = _repo()
+    pool_coin = _coin(coin)
+    if action == "status":
+        state = repo.breaker_state(pool_coin)
+    elif action == "trip":
+        state = svc.trip_breaker(repo, pool_coin, reason=reason, actor=actor or "operator", now_ns=_now_ns())
+    elif action == "reset":
+        state = svc.reset_breaker(repo, pool_coin, reason=reason, actor=actor, now_ns=_now_ns())
+    else:
+        raise ValidationError("action must be status, trip or reset", code="bad_action")
+    typer.echo(
+        f"{pool_coin} minting {'HALTED' if state.halted else 'open'}"
+        + (f": {state.reason}" if state.reason else "")
+    )
+
+
+@app.command("incidents")
+def incidents(status: Annotated[str | None, typer.Option(help="open or closed")] = None) -> None:
+    table = Table("incident", "coin", "kind", "severity", "status", "summary")
+    for i in _repo().list_incidents(status):
+        table.add_row(i.incident_id, i.coin.value, i.kind, i.severity, i.status, i.summary)
+    console.print(table)
+
+
+@app.command("pol-build")
+def pol_build(
+    holders: Annotated[Path, typer.Argument(help="CSV: holder_id,balance (coins, decimal)")],
+    coin: Annotated[str, typer.Option()],
+    snapshot_id: Annotated[str, typer.Option()],
+    secret_file: Annotated[Path, typer.Option(help="file holding the snapshot secret (>= 16 bytes)")],
+    out: Annotated[Path, typer.Option(help="directory for root.json and proofs/")],
+    as_of: Annotated[str | None, typer.Option()] = None,
+    proof_for: Annotated[list[str] | None, typer.Option(help="holder ids to write proofs for")] = None,
+    publish: Annotated[bool, typer.Option(help="record the root in the store")] = False,
+) -> None:
+    """Build the Merkle sum tree over holder balances; write the root and the requested proofs."""
+    from bauhinia.services import reserves as svc
+
+    pool_coin = _coin(coin)
+    balances: list[tuple[str, int]] = []
+    with holders.open(newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            if n > csv_rows_max:
+                raise ValidationError("holder file too large", code="file_too_large")
+            balances.append((row["holder_id"], _coins_base_units(row["balance"])))
+    snap = svc.build_liability_snapshot(
+        balances,
+        coin=pool_coin,
+        as_of=_date(as_of),
+        snapshot_id=snapshot_id,
+        snapshot_secret=secret_file.read_bytes().strip(),
+        now_ns=_now_ns(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    root = snap.root
+    (out / "root.json").write_text(
+        json.dumps(
+            {
+                "snapshot_id": root.snapshot_id,
+                "coin": root.coin.value,
+                "as_of": root.as_of.isoformat(),
+                "root_hash": root.root_hash_hex,
+                "total_base_units": str(root.total_base_units),
+                "leaf_count": root.leaf_count,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    (out / "proofs").mkdir(exist_ok=True)
+    for holder_id in proof_for or []:
+        name = uuid.uuid5(uuid.NAMESPACE_URL, holder_id).hex
+        (out / "proofs" / f"{name}.json").write_text(proof_to_json(snap.proof_for(holder_id)))
+        typer.echo(f"proof for {holder_id}: {out / 'proofs' / (name + '.json')}")
+    if publish:
+        svc.publish_liability_root(_repo(), snap)
+    typer.echo(f"root {root.root_hash_hex} total {root.total_base_units} over {root.leaf_count} holders")
