@@ -131,6 +131,18 @@ def _xml_parser() -> Any:
 _MISSING_RE = re.compile(r"(\w+)\.__init__\(\) missing \d+ required (?:keyword-only )?arguments?: (.+)$")
 
 
+def _xml_names(document_cls: type[Any], class_name: str, fields: list[str]) -> list[str]:
+    """Python field names of a binding class -> the XML element names the schema uses."""
+    import dataclasses
+    import sys
+
+    cls = getattr(sys.modules.get(document_cls.__module__), class_name, None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return fields
+    by_field = {f.name: f.metadata.get("name", f.name) for f in dataclasses.fields(cls)}
+    return [by_field.get(f.replace("and ", "").strip(), f) for f in fields]
+
+
 def schema_parse(data: bytes, document_cls: type[Any]) -> Any:
     """Parse screened bytes into the binding; refuse unknown elements, bad values and missing elements."""
     from xsdata.exceptions import ParserError
@@ -140,8 +152,10 @@ def schema_parse(data: bytes, document_cls: type[Any]) -> Any:
     except TypeError as exc:
         m = _MISSING_RE.search(str(exc))
         if m:
-            what = m.group(2).replace("'", "")
-            raise _reject("missing_element", f"{m.group(1)} lacks required element(s) {what}") from None
+            names = _xml_names(document_cls, m.group(1), [w.strip(" '") for w in m.group(2).split(",")])
+            raise _reject(
+                "missing_element", f"required element {', '.join(names)} missing (in a {m.group(1)})"
+            ) from None
         raise _reject("schema", f"does not fit the schema: {exc}") from None
     except (ParserError, ValueError) as exc:
         first = str(exc).strip().splitlines()
