@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 from bauhinia.domain.compliance import PartySchema
 
@@ -77,13 +77,13 @@ _JP_ONSETS: dict[str, tuple[str, ...]] = {
     "z": ("ch", "ts"), "c": ("ch", "ts"), "s": ("s", "sh"), "j": ("y",), "": ("",),
 }
 _JP_FINALS: dict[str, tuple[str, ...]] = {
-    "aa": ("a",), "aai": ("ai",), "aau": ("au",), "aam": ("am",), "aan": ("an",), "aang": ("ang",),
-    "aap": ("ap",), "aat": ("at",), "aak": ("ak",), "ai": ("ai",), "au": ("au",), "am": ("am",), "an": ("an",),
+    "aa": ("a", "ah"), "aai": ("ai",), "aau": ("au",), "aam": ("am",), "aan": ("an",), "aang": ("ang",),
+    "aap": ("ap",), "aat": ("at",), "aak": ("ak",), "ai": ("ai",), "au": ("au",), "am": ("am",), "an": ("an", "un"),
     "ang": ("ang",), "ap": ("ap",), "at": ("at",), "ak": ("ak",), "e": ("e",), "ei": ("ei", "ee", "i"),
     "eu": ("eu",), "em": ("em",), "eng": ("eng",), "ep": ("ep",), "ek": ("ek", "ik"), "i": ("i", "ee"),
     "iu": ("iu",), "im": ("im",), "in": ("in",), "ing": ("ing",), "ip": ("ip",), "it": ("it",), "ik": ("ik",),
-    "o": ("o",), "oi": ("oi",), "ou": ("o", "ou"), "on": ("on",), "ong": ("ong",), "ot": ("ot",), "ok": ("ok",),
-    "u": ("u", "oo"), "ui": ("ui",), "un": ("un", "oon"), "ung": ("ung",), "ut": ("ut", "oot"), "uk": ("uk",),
+    "o": ("o", "or"), "oi": ("oi",), "ou": ("o", "ou"), "on": ("on",), "ong": ("ong",), "ot": ("ot",), "ok": ("ok",),
+    "u": ("u", "oo"), "ui": ("ui",), "un": ("un", "oon"), "ung": ("ung", "oong"), "ut": ("ut", "oot"), "uk": ("uk",),
     "oe": ("oe", "eu"), "oeng": ("eung",), "oek": ("euk",), "eoi": ("ui", "eui"), "eon": ("un", "eun"),
     "eot": ("ut", "eut"), "yu": ("u", "ue", "yu"), "yun": ("un", "uen", "yun"), "yut": ("ut", "uet", "yut"),
     "m": ("m",), "ng": ("ng",),
@@ -109,7 +109,7 @@ HAN_COMPANY_FORMS = (
     "股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "控股", "株式会社", "会社", "公司",
     "香港", "(香港)", "（香港）",
 )
-NAME_PARTICLES = frozenset("al el ul bin ibn bint abu".split())
+NAME_PARTICLES = frozenset("al el ul bin ibn bint abu abou".split())
 
 # Common spellings of the same given name, folded to one (transliterations from Arabic and Russian).
 _NAME_VARIANT_GROUPS = (
@@ -148,7 +148,7 @@ _ARABIC = dict(
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SPLIT = re.compile(r"[^a-z0-9]+")
-_VOWELS = re.compile(r"[aeiouy]")
+_VOWELS = re.compile(r"[aeiouyw]")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -298,6 +298,9 @@ def transliterate(text: str) -> tuple[str, bool]:
 
 
 def _latin_words(text: str, schema: PartySchema) -> tuple[list[str], bool]:
+    # An apostrophe before a vowel separates pinyin syllables (Yue'e, Xi'an); after a consonant it marks
+    # Wade-Giles aspiration (p'ing) and goes.
+    text = re.sub(r"(?<=[AEIOUaeiou])['’](?=[AEIOUaeiou])", " ", text)
     text = text.replace("'", "").replace("’", "").replace("‘", "").replace("`", "")
     latin, abjad = transliterate(text)
     latin = latin.replace("ß", "ss").replace("æ", "ae").replace("ø", "o").replace("ł", "l").replace("đ", "d")
@@ -308,6 +311,7 @@ def _latin_words(text: str, schema: PartySchema) -> tuple[list[str], bool]:
     if schema is not PartySchema.PERSON:
         words = [w for w in words if w not in COMPANY_FORMS] or words
     words = [w for w in words if w not in NAME_PARTICLES] or words
+    words = [w for i, w in enumerate(words) if not (i and w == "ben")] or words
     return [NAME_VARIANTS.get(w, w) for w in words], abjad
 
 
@@ -389,6 +393,13 @@ def guess_schema(text: str) -> PartySchema:
     return PartySchema.COMPANY if words & _COMPANY_MARKERS else PartySchema.PERSON
 
 
+@lru_cache(maxsize=65_536)
+def western_form(text: str, schema: PartySchema) -> NameForm:
+    """The name read word by word, never as Chinese syllables."""
+    words, abjad = _latin_words(unicodedata.normalize("NFKC", text).strip(), schema)
+    return NameForm(text, schema, "", tuple(frozenset((w,)) for w in words), chinese=False, abjad=abjad)
+
+
 def name_form(text: str, schema: PartySchema | None = PartySchema.PERSON) -> NameForm:
     """Normalise one written name (one script: split mixed names with `split_alternatives` first).
 
@@ -407,7 +418,7 @@ def name_form(text: str, schema: PartySchema | None = PartySchema.PERSON) -> Nam
         pieces: list[str] = []
         extra: list[str] = []
         for w in words:
-            seg = segment_syllables(w)
+            seg = segment_syllables(w, limit=2) if len(w) > 1 or w in "aeo" else None
             if seg is None:
                 extra.append(w)
             else:
@@ -445,9 +456,9 @@ def split_alternatives(text: str) -> list[str]:
 
 
 def _skeleton(word: str) -> str:
-    skel = _VOWELS.sub("", word[1:])
-    skel = re.sub(r"(.)\1+", r"\1", word[:1] + skel)
-    return skel.replace("k", "q").replace("c", "q")
+    """Consonants only (Arabic script writes no short vowels): ibrahim / ابراهيم -> brhm."""
+    skel = _VOWELS.sub("", word.replace("ou", "u").replace("ee", "i")).replace("k", "q").replace("c", "q")
+    return re.sub(r"(.)\1+", r"\1", skel)
 
 
 def _word_similarity(a: NameForm, i: int, b: NameForm, j: int, chinese: bool, abjad: bool) -> float:
@@ -455,16 +466,17 @@ def _word_similarity(a: NameForm, i: int, b: NameForm, j: int, chinese: bool, ab
     if not x_set.isdisjoint(y_set):
         return 1.0
     if chinese:
-        best = max(Levenshtein.normalized_similarity(x, y, score_cutoff=0.75) for x in x_set for y in y_set)
-        return best * 0.9
+        # A different syllable is a different character: a near spelling (ping / pin) earns little.
+        near = any(OSA.normalized_similarity(x, y) >= 0.75 for x in x_set for y in y_set)
+        return 0.4 if near else 0.0
     shortest = min(len(a.plain[i]), len(b.plain[j]))
     floor = 0.85 if shortest <= 4 else 0.7
-    best = Levenshtein.normalized_similarity(a.plain[i], b.plain[j], score_cutoff=floor)
-    if abjad and best < 1.0:
+    best = OSA.normalized_similarity(a.plain[i], b.plain[j], score_cutoff=floor)
+    if abjad and best < 1.0 and a.skeletons and b.skeletons:
         xs, ys = a.skeletons[i], b.skeletons[j]
         if any(len(x) >= 2 for x in xs) and not xs.isdisjoint(ys):
             return 1.0
-        skel = max(Levenshtein.normalized_similarity(x, y) for x in xs for y in ys) * 0.95
+        skel = max(OSA.normalized_similarity(x, y) for x in xs for y in ys) * 0.95
         best = max(best, skel if skel >= floor else 0.0)
     return best
 
@@ -493,12 +505,12 @@ def _align(a: NameForm, b: NameForm, chinese: bool, abjad: bool) -> float:
     total = sum(wa) + sum(wb)
     if not chinese:
         # Western names often add middle names or a tribal/family name: unmatched words on the longer side
-        # weigh half when the shorter side is fully matched with two words or more.
+        # weigh a quarter when the shorter side is fully matched with two words or more.
         left_a = sum(wa[i] for i in range(len(wa)) if i not in used_a)
         left_b = sum(wb[j] for j in range(len(wb)) if j not in used_b)
         short_left, long_left = (left_a, left_b) if len(wa) <= len(wb) else (left_b, left_a)
         if short_left == 0 and min(len(wa), len(wb)) >= 2:
-            total -= long_left * 0.5
+            total -= long_left * 0.75
     return matched / total if total else 0.0
 
 
@@ -512,6 +524,8 @@ def _concat_similarity(a: NameForm, b: NameForm) -> float:
     for rot in range(len(wb)):
         jb = "".join(wb[rot:] + wb[:rot])
         best = max(best, Levenshtein.normalized_similarity(ja, jb))
+        if a.abjad or b.abjad:
+            best = max(best, Levenshtein.normalized_similarity(_skeleton(ja), _skeleton(jb)))
     return best * 0.95 if best >= 0.9 else 0.0
 
 
@@ -530,10 +544,12 @@ def compare_forms(a: NameForm, b: NameForm) -> Comparison:
         if len(a.han) <= 4 and len(b.han) <= 4:
             sim *= 0.9  # in a short Chinese name one different character is a different name
         return Comparison(sim, f"Chinese characters differ ({a.han} / {b.han})")
+    if a.chinese != b.chinese:
+        if a.han or b.han:
+            return Comparison(0.0, "Chinese characters against a name that does not read as Chinese")
+        a, b = western_form(a.original, a.schema), western_form(b.original, b.schema)
     chinese = a.chinese and b.chinese
     abjad = a.abjad or b.abjad
-    if a.chinese != b.chinese and (a.han or b.han):
-        return Comparison(0.0, "Chinese characters against a name that does not read as Chinese")
     score = _align(a, b, chinese, abjad)
     reason = "romanised Chinese syllables align" if chinese else "words align"
     if not chinese:
@@ -551,9 +567,13 @@ def compare_forms(a: NameForm, b: NameForm) -> Comparison:
 def score_names(name1: str, name2: str, schema: PartySchema = PartySchema.PERSON) -> Comparison:
     """The best comparison over the alternatives each side writes ("Xi Jinping / 习近平")."""
     best = Comparison(0.0, "no comparable names")
-    for x in split_alternatives(name1):
+    xs, ys = split_alternatives(name1), split_alternatives(name2)
+    han_x, han_y = [x for x in xs if _CJK.search(x)], [y for y in ys if _CJK.search(y)]
+    if han_x and han_y:  # both sides write the characters: they decide, not a shared romanisation
+        xs, ys = han_x, han_y
+    for x in xs:
         fx = name_form(x, schema)
-        for y in split_alternatives(name2):
+        for y in ys:
             c = compare_forms(fx, name_form(y, schema))
             if c.score > best.score:
                 best = c
