@@ -1,0 +1,1 @@
+"""Report renderers (HTML, PDF, JSON) fed with data by the services."""
