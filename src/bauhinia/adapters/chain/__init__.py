@@ -1,1 +1,3 @@
-"""chain layer."""
+"""The chain adapter (web3.py): the Chain port for each coin's contract, on the in-process EVM (embedded
+default, `make_embedded_chain`) or on any Ethereum JSON-RPC node (`connect_node`), plus the transaction
+journal, role keystores and deployment. See web3_chain.Web3Chain for the API."""

@@ -1,0 +1,105 @@
+"""The transaction journal: a row per signed transaction, written and committed BEFORE broadcast.
+
+The row carries the idempotency key, the hash and the raw signed bytes. A retry with the same key finds the
+row and re-broadcasts the same bytes (the same hash, the same nonce), so at most one of them can ever be mined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bauhinia.adapters.store.chain_tables import tx_journal
+from bauhinia.domain.chain import ChainOp, ChainTx, ChainTxState
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    idempotency_key: str
+    chain_id: int
+    contract: str | None
+    op: str
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+    state: str
+    block_number: int | None = None
+    block_hash: str | None = None
+    succeeded: bool | None = None
+    error: str | None = None
+
+    def to_chain_tx(self) -> ChainTx:
+        return ChainTx(
+            idempotency_key=self.idempotency_key,
+            op=ChainOp(self.op),
+            tx_hash=self.tx_hash,
+            state=ChainTxState(self.state),
+            block_number=self.block_number,
+            succeeded=self.succeeded,
+        )
+
+
+_COLUMNS = [c.name for c in tx_journal.columns if c.name not in ("id", "created_at_ns", "updated_at_ns")]
+
+
+class TxJournal:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, idempotency_key: str) -> JournalRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(*[tx_journal.c[n] for n in _COLUMNS]).where(
+                    tx_journal.c.idempotency_key == idempotency_key
+                )
+            ).first()
+        return JournalRow(**row._asdict()) if row else None
+
+    def insert(self, row: JournalRow, now_ns: int) -> JournalRow:
+        """Commit the row; if the key is already there (a concurrent caller), return the stored row."""
+        values = {n: getattr(row, n) for n in _COLUMNS}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(tx_journal.insert().values(**values, created_at_ns=now_ns, updated_at_ns=now_ns))
+        except sa.exc.IntegrityError:
+            existing = self.get(row.idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        return row
+
+    def update(self, idempotency_key: str, now_ns: int, **changes: object) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                tx_journal.update()
+                .where(tx_journal.c.idempotency_key == idempotency_key)
+                .values(**changes, updated_at_ns=now_ns)
+            )
+
+    def next_nonce(self, chain_id: int, sender: str) -> int | None:
+        """One past the highest nonce we journaled for `sender` (dropped ones excluded), or None."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(tx_journal.c.nonce)).where(
+                    tx_journal.c.chain_id == chain_id,
+                    tx_journal.c.sender == sender,
+                    tx_journal.c.state != ChainTxState.DROPPED.value,
+                )
+            ).scalar()
+        return None if value is None else int(value) + 1
+
+    def unfinished(self, chain_id: int, limit: int = 1000) -> list[JournalRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*[tx_journal.c[n] for n in _COLUMNS])
+                .where(
+                    tx_journal.c.chain_id == chain_id,
+                    tx_journal.c.state.in_([ChainTxState.SUBMITTED.value, ChainTxState.MINED.value]),
+                )
+                .order_by(tx_journal.c.id)
+                .limit(limit)
+            ).all()
+        return [JournalRow(**r._asdict()) for r in rows]

@@ -1,0 +1,274 @@
+"""Signing, nonces, gas, the journal-before-broadcast rule and bounded waits, for any web3 provider.
+
+`TxSender.send` is the only way this adapter changes the chain:
+  1. if the idempotency key is journaled: re-broadcast its raw bytes if the node lost them, wait, return it;
+  2. otherwise dry-run the call (eth_call): a revert raises RefusedError and nothing is signed;
+  3. sign locally (eth-account) with an explicit nonce, gas limit and EIP-1559 fees;
+  4. commit the journal row (hash + raw bytes, state `submitted`), THEN broadcast;
+  5. wait, bounded, for the receipt and journal `mined` (or raise if it reverted).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+
+from bauhinia.adapters.chain.journal import JournalRow, TxJournal
+from bauhinia.domain.chain import ChainOp, ChainTx, ChainTxState
+from bauhinia.domain.errors import ConflictError, RefusedError
+
+try:  # the in-process EVM raises its own exception type for a revert
+    from eth_tester.exceptions import TransactionFailed as _TesterFailed
+
+    _REVERTS: tuple[type[Exception], ...] = (ContractLogicError, Web3RPCError, ValueError, _TesterFailed)
+except ImportError:  # pragma: no cover - eth-tester is only needed for the embedded EVM
+    _REVERTS = (ContractLogicError, Web3RPCError, ValueError)
+
+receipt_timeout_s_default = 30.0
+fee_cache_s = 5.0
+gas_limit_max = 29_000_000
+priority_fee_wei_default = 1_000_000_000  # 1 gwei
+
+
+def _hex(value: bytes | str) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def revert_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("execution reverted: ", "reverted with reason string '", "revert "):
+        if marker in text:
+            return text.split(marker, 1)[1].strip("'\") ").split("'")[0]
+    return text[:200]
+
+
+class TxSender:
+    """Sends signed transactions for several local keys on one chain, with one journal."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        journal: TxJournal,
+        *,
+        receipt_timeout_s: float = receipt_timeout_s_default,
+        poll_interval_s: float = 0.05,
+        clock_ns: Callable[[], int] = time.time_ns,
+        preflight: bool = True,
+    ) -> None:
+        self.w3 = w3
+        self.journal = journal
+        self.receipt_timeout_s = receipt_timeout_s
+        self.poll_interval_s = poll_interval_s
+        self.clock_ns = clock_ns
+        self.preflight = preflight
+        self.chain_id = int(w3.eth.chain_id)
+        self._nonces: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._fees: tuple[float, int, int] | None = None
+
+    # --- nonce and fees ------------------------------------------------------------------------------------
+
+    def _next_nonce(self, address: str) -> int:
+        if address not in self._nonces:
+            on_node = int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+            journaled = self.journal.next_nonce(self.chain_id, address) or 0
+            self._nonces[address] = max(on_node, journaled)
+        nonce = self._nonces[address]
+        self._nonces[address] = nonce + 1
+        return nonce
+
+    def forget_nonces(self) -> None:
+        """Re-read nonces from the node next time (after a reorg or an external transaction)."""
+        with self._lock:
+            self._nonces.clear()
+
+    def _fee_fields(self) -> dict[str, int]:
+        now = time.monotonic()
+        if self._fees is None or now - self._fees[0] > fee_cache_s:
+            base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+            self._fees = (now, 2 * base_fee + priority_fee_wei_default, priority_fee_wei_default)
+        return {"maxFeePerGas": self._fees[1], "maxPriorityFeePerGas": self._fees[2]}
+
+    # --- sending -------------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        *,
+        account: LocalAccount,
+        op: ChainOp,
+        idempotency_key: str,
+        to: str | None,
+        data: str,
+        gas: int,
+        value_wei: int = 0,
+        wait: bool = True,
+    ) -> ChainTx:
+        if not idempotency_key or len(idempotency_key) > 128:
+            raise RefusedError("an idempotency key of 1..128 characters is required", code="idempotency_key")
+        existing = self.journal.get(idempotency_key)
+        if existing is not None:
+            if existing.op != op.value:
+                raise ConflictError(
+                    f"idempotency key {idempotency_key!r} was used for {existing.op}, not {op.value}",
+                    code="idempotency_key_reused",
+                )
+            return self._resume(existing, wait)
+        gas = min(gas, gas_limit_max)
+        call: dict[str, Any] = {"from": account.address, "data": data, "value": value_wei, "gas": gas}
+        if to is not None:
+            call["to"] = to
+        if self.preflight and to is not None:
+            try:
+                self.w3.eth.call(call)  # type: ignore[arg-type]
+            except _REVERTS as exc:
+                raise RefusedError(f"{op.value} refused by the contract: {revert_reason(exc)}",
+                                   code="chain_refused") from None
+        with self._lock:
+            nonce = self._next_nonce(account.address)
+            tx: dict[str, Any] = {
+                **call,
+                "nonce": nonce,
+                "chainId": self.chain_id,
+                "type": 2,
+                **self._fee_fields(),
+            }
+            signed = account.sign_transaction(tx)
+            row = JournalRow(
+                idempotency_key=idempotency_key,
+                chain_id=self.chain_id,
+                contract=to,
+                op=op.value,
+                sender=account.address,
+                nonce=nonce,
+                tx_hash=_hex(signed.hash),
+                raw_tx=_hex(signed.raw_transaction),
+                state=ChainTxState.SUBMITTED.value,
+            )
+            stored = self.journal.insert(row, self.clock_ns())  # committed before the broadcast
+            if stored.tx_hash != row.tx_hash:  # someone else journaled this key first: theirs wins
+                self._nonces.pop(account.address, None)
+                return self._resume(stored, wait)
+            self._broadcast(row)
+        return self.wait_mined(row.idempotency_key) if wait else row.to_chain_tx()
+
+    def _broadcast(self, row: JournalRow) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(row.raw_tx)
+        except _REVERTS as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text or "known transaction" in text:
+                return
+            if "nonce too low" in text or "nonce is too low" in text:
+                # Only a dropped transaction can be here: another transaction took its nonce.
+                if self._receipt(row.tx_hash) is None:
+                    self.journal.update(row.idempotency_key, self.clock_ns(), state=ChainTxState.DROPPED.value,
+                                        error="nonce taken by another transaction")
+                    self.forget_nonces()
+                    raise ConflictError(
+                        f"transaction {row.tx_hash} was dropped (its nonce was used by another transaction); "
+                        "nothing was done: retry with a new idempotency key", code="chain_tx_dropped",
+                    ) from None
+                return
+            # Automining nodes may report a revert at broadcast; the receipt (if any) tells the truth.
+            if self._receipt(row.tx_hash) is None and "revert" not in text:
+                raise
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def _resume(self, row: JournalRow, wait: bool) -> ChainTx:
+        if row.state in (ChainTxState.CONFIRMED.value, ChainTxState.DROPPED.value):
+            return row.to_chain_tx()
+        if self._receipt(row.tx_hash) is None:
+            try:
+                known = self.w3.eth.get_transaction(row.tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                known = None
+            if known is None:
+                self._broadcast(row)  # the same bytes: the same hash, the same nonce
+        return self.wait_mined(row.idempotency_key) if wait else row.to_chain_tx()
+
+    def wait_mined(self, idempotency_key: str, timeout_s: float | None = None) -> ChainTx:
+        row = self.journal.get(idempotency_key)
+        if row is None:
+            raise ConflictError(f"no transaction journaled under {idempotency_key!r}", code="not_journaled")
+        deadline = time.monotonic() + (self.receipt_timeout_s if timeout_s is None else timeout_s)
+        while True:
+            receipt = self._receipt(row.tx_hash)
+            if receipt is not None:
+                succeeded = int(receipt["status"]) == 1
+                changes = {
+                    "state": ChainTxState.MINED.value if row.state != ChainTxState.CONFIRMED.value else row.state,
+                    "block_number": int(receipt["blockNumber"]),
+                    "block_hash": _hex(receipt["blockHash"]),
+                    "succeeded": succeeded,
+                }
+                self.journal.update(idempotency_key, self.clock_ns(), **changes)
+                tx = ChainTx(idempotency_key, ChainOp(row.op), row.tx_hash, ChainTxState(changes["state"]),
+                             changes["block_number"], succeeded)  # type: ignore[arg-type]
+                if not succeeded:
+                    raise RefusedError(f"{row.op} transaction {row.tx_hash} reverted on chain",
+                                       code="chain_reverted")
+                return tx
+            if time.monotonic() >= deadline:
+                raise ConflictError(
+                    f"transaction {row.tx_hash} not mined within the wait; it stays journaled as submitted "
+                    "and a retry with the same key resumes it", code="chain_wait_timeout",
+                )
+            time.sleep(self.poll_interval_s)
+
+    def wait_confirmed(self, idempotency_key: str, confirmations: int, timeout_s: float) -> ChainTx:
+        """Wait until the transaction is `confirmations` blocks deep in the canonical chain (bounded)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            tx = self.wait_mined(idempotency_key, timeout_s=max(0.0, deadline - time.monotonic()))
+            head = int(self.w3.eth.block_number)
+            receipt = self._receipt(tx.tx_hash)
+            if receipt is not None and tx.block_number is not None and head - tx.block_number + 1 >= max(
+                confirmations, 1
+            ):
+                self.journal.update(idempotency_key, self.clock_ns(), state=ChainTxState.CONFIRMED.value)
+                return ChainTx(tx.idempotency_key, tx.op, tx.tx_hash, ChainTxState.CONFIRMED, tx.block_number,
+                               tx.succeeded)
+            if receipt is None:  # reorganised out: back to submitted, re-broadcast the same bytes
+                self.journal.update(idempotency_key, self.clock_ns(), state=ChainTxState.SUBMITTED.value,
+                                    block_number=None, block_hash=None, succeeded=None)
+                row = self.journal.get(idempotency_key)
+                if row is not None:
+                    self._broadcast(row)
+            if time.monotonic() >= deadline:
+                raise ConflictError(f"transaction {tx.tx_hash} not {confirmations} blocks deep within the wait",
+                                    code="chain_wait_timeout")
+            time.sleep(self.poll_interval_s)
+
+    def recover(self) -> int:
+        """After a restart: re-broadcast journaled transactions the node does not know. Returns how many."""
+        count = 0
+        for row in self.journal.unfinished(self.chain_id):
+            if self._receipt(row.tx_hash) is None:
+                try:
+                    self.w3.eth.get_transaction(row.tx_hash)  # type: ignore[arg-type]
+                except TransactionNotFound:
+                    self._broadcast(row)
+                    count += 1
+        return count
+
+    def fund(self, addresses: list[str], amount_wei: int) -> None:
+        """Dev nodes only (eth-tester, Hardhat): send gas money from the node's first unlocked account."""
+        source = self.w3.eth.accounts[0]
+        for address in addresses:
+            if int(self.w3.eth.get_balance(address)) >= amount_wei // 2:  # type: ignore[arg-type]
+                continue
+            tx_hash = self.w3.eth.send_transaction(
+                {"from": source, "to": address, "value": amount_wei, "gas": 21_000}  # type: ignore[typeddict-item]
+            )
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout_s)

@@ -1,0 +1,191 @@
+"""Web3Chain: the Chain port over web3.py, for one coin's contract. Works on the in-process EVM
+(EthereumTesterProvider) and on any JSON-RPC node alike.
+
+Use:
+    chain = Web3Chain(Currency.BHKD, w3, address, keys, sender)
+    chain.attest_reserve(1_000_000_000, now_s, report_hash, idempotency_key="attest-2025-06-30")
+    tx = chain.mint("0xabc...", 250_000_000, idempotency_key="sub-42")   # 250.000000 BHKD
+    chain.wait_confirmed("sub-42", timeout_s=60)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_signature_to_4byte_selector
+from web3 import Web3
+
+from bauhinia.adapters.chain.artifacts import stablecoin_abi
+from bauhinia.adapters.chain.keys import RoleKeys
+from bauhinia.adapters.chain.sender import TxSender
+from bauhinia.domain import chain as ch
+from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.money import Currency
+
+# Explicit gas limits (estimation on the in-process EVM replays a transaction many times).
+GAS = {
+    "mint": 180_000,
+    "burn": 120_000,
+    "pause": 80_000,
+    "attest": 150_000,
+    "wipe": 120_000,
+    "role": 100_000,
+    "transfer": 120_000,
+}
+GAS_BATCH_BASE = 90_000
+GAS_PER_CREDIT = 45_000
+GAS_FREEZE_BASE = 50_000
+GAS_PER_FREEZE = 30_000
+_BATCH_SELECTOR = function_signature_to_4byte_selector("batchMint(uint256[])")
+
+
+def _checked_amount(amount_base_units: int) -> int:
+    if isinstance(amount_base_units, bool) or not isinstance(amount_base_units, int) or amount_base_units <= 0:
+        raise ValidationError(f"amount must be a positive integer of base units, got {amount_base_units!r}",
+                              code="bad_amount")
+    return amount_base_units
+
+
+class Web3Chain:
+    """One coin's contract. Role keys sign their own calls (the minter mints, the pauser pauses...)."""
+
+    def __init__(self, coin: Currency, w3: Web3, address: str, keys: RoleKeys, sender: TxSender,
+                 *, confirmations: int = 0) -> None:
+        if not coin.is_token:
+            raise ValidationError(f"{coin} is not a coin", code="not_a_coin")
+        self.coin = coin
+        self.w3 = w3
+        self._address = Web3.to_checksum_address(address)
+        self.keys = keys
+        self.sender = sender
+        self.confirmations = confirmations
+        self.contract = w3.eth.contract(address=self._address, abi=stablecoin_abi())
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    @property
+    def redemption_address(self) -> str:
+        return str(self.keys.minter.address)
+
+    # --- writes --------------------------------------------------------------------------------------------
+
+    def _call(self, account: LocalAccount, op: ch.ChainOp, key: str, fn: str, args: list[Any],
+              gas: int) -> ch.ChainTx:
+        data = self.contract.encode_abi(fn, args=args)
+        return self.sender.send(account=account, op=op, idempotency_key=key, to=self._address, data=data,
+                                gas=gas)
+
+    def mint(self, to: str, amount_base_units: int, *, idempotency_key: str) -> ch.ChainTx:
+        receiver = Web3.to_checksum_address(ch.normalise_address(to))
+        return self._call(self.keys.minter, ch.ChainOp.MINT, idempotency_key, "mint",
+                          [receiver, _checked_amount(amount_base_units)], GAS["mint"])
+
+    def batch_mint(self, credits: Sequence[tuple[str, int]], *, idempotency_key: str) -> ch.ChainTx:
+        if not 0 < len(credits) <= ch.batch_mint_size_max:
+            raise ValidationError(f"a batch mint has 1..{ch.batch_mint_size_max} credits", code="bad_batch")
+        words = [ch.pack_credit(receiver, amount) for receiver, amount in credits]
+        data = "0x" + (_BATCH_SELECTOR + abi_encode(["uint256[]"], [words])).hex()
+        return self.sender.send(account=self.keys.minter, op=ch.ChainOp.BATCH_MINT,
+                                idempotency_key=idempotency_key, to=self._address, data=data,
+                                gas=GAS_BATCH_BASE + GAS_PER_CREDIT * len(words))
+
+    def burn(self, amount_base_units: int, *, idempotency_key: str) -> ch.ChainTx:
+        return self._call(self.keys.minter, ch.ChainOp.BURN, idempotency_key, "burn",
+                          [_checked_amount(amount_base_units)], GAS["burn"])
+
+    def _addresses(self, addresses: Sequence[str]) -> list[str]:
+        if not 0 < len(addresses) <= ch.freeze_batch_size_max:
+            raise ValidationError(f"1..{ch.freeze_batch_size_max} addresses at a time", code="bad_batch")
+        return [Web3.to_checksum_address(ch.normalise_address(a)) for a in addresses]
+
+    def freeze(self, addresses: Sequence[str], *, idempotency_key: str) -> ch.ChainTx:
+        accounts = self._addresses(addresses)
+        return self._call(self.keys.blacklister, ch.ChainOp.FREEZE, idempotency_key, "freezeMany", [accounts],
+                          GAS_FREEZE_BASE + GAS_PER_FREEZE * len(accounts))
+
+    def unfreeze(self, addresses: Sequence[str], *, idempotency_key: str) -> ch.ChainTx:
+        accounts = self._addresses(addresses)
+        return self._call(self.keys.blacklister, ch.ChainOp.UNFREEZE, idempotency_key, "unfreezeMany",
+                          [accounts], GAS_FREEZE_BASE + GAS_PER_FREEZE * len(accounts))
+
+    def wipe_frozen(self, address: str, order_reference: bytes, *, idempotency_key: str) -> ch.ChainTx:
+        if len(order_reference) != 32:
+            raise ValidationError("the order reference is 32 bytes (e.g. a SHA-256 of the order)",
+                                  code="bad_order_reference")
+        account = Web3.to_checksum_address(ch.normalise_address(address))
+        return self._call(self.keys.blacklister, ch.ChainOp.WIPE, idempotency_key, "wipeFrozenBalance",
+                          [account, order_reference], GAS["wipe"])
+
+    def pause(self, *, idempotency_key: str) -> ch.ChainTx:
+        return self._call(self.keys.pauser, ch.ChainOp.PAUSE, idempotency_key, "pause", [], GAS["pause"])
+
+    def unpause(self, *, idempotency_key: str) -> ch.ChainTx:
+        return self._call(self.keys.pauser, ch.ChainOp.UNPAUSE, idempotency_key, "unpause", [], GAS["pause"])
+
+    def attest_reserve(self, reserve_base_units: int, attested_at_s: int, report_hash: bytes, *,
+                       idempotency_key: str) -> ch.ChainTx:
+        if reserve_base_units < 0 or attested_at_s <= 0 or len(report_hash) != 32:
+            raise ValidationError("reserve >= 0, attested_at_s > 0 and a 32-byte report hash are required",
+                                  code="bad_attestation")
+        return self._call(self.keys.reserve_attestor, ch.ChainOp.ATTEST_RESERVE, idempotency_key,
+                          "attestReserve", [reserve_base_units, attested_at_s, report_hash], GAS["attest"])
+
+    def transfer_as(self, holder: LocalAccount, to: str, amount_base_units: int, *,
+                    idempotency_key: str) -> ch.ChainTx:
+        """A holder's own transfer (demo and tests: e.g. paying coins in to the redemption address)."""
+        receiver = Web3.to_checksum_address(ch.normalise_address(to))
+        return self._call(holder, ch.ChainOp.TRANSFER, idempotency_key, "transfer",
+                          [receiver, _checked_amount(amount_base_units)], GAS["transfer"])
+
+    # --- transaction state ---------------------------------------------------------------------------------
+
+    def tx(self, idempotency_key: str) -> ch.ChainTx | None:
+        row = self.sender.journal.get(idempotency_key)
+        return row.to_chain_tx() if row else None
+
+    def wait_confirmed(self, idempotency_key: str, timeout_s: float) -> ch.ChainTx:
+        return self.sender.wait_confirmed(idempotency_key, self.confirmations, timeout_s)
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def total_supply(self) -> int:
+        return int(self.contract.functions.totalSupply().call())
+
+    def balance_of(self, address: str) -> int:
+        account = Web3.to_checksum_address(ch.normalise_address(address))
+        return int(self.contract.functions.balanceOf(account).call())
+
+    def is_frozen(self, address: str) -> bool:
+        account = Web3.to_checksum_address(ch.normalise_address(address))
+        return bool(self.contract.functions.isFrozen(account).call())
+
+    def status(self) -> ch.CoinStatus:
+        f = self.contract.functions
+        roles = {
+            "owner": f.owner().call(),
+            "master_minter": f.master_minter().call(),
+            "minter": self.keys.minter.address,
+            "pauser": f.pauser().call(),
+            "blacklister": f.blacklister().call(),
+            "rescuer": f.rescuer().call(),
+            "reserve_attestor": f.reserve_attestor().call(),
+        }
+        return ch.CoinStatus(
+            currency=self.coin.value,
+            address=self._address,
+            chain_id=self.sender.chain_id,
+            total_supply_base_units=int(f.totalSupply().call()),
+            attested_reserve_base_units=int(f.attested_reserve().call()),
+            attested_at_s=int(f.attested_at().call()),
+            reserve_max_age_s=int(f.reserve_max_age_s().call()),
+            paused=bool(f.paused().call()),
+            licence_number=str(f.licence_number().call()),
+            approval_reference=str(f.approval_reference().call()),
+            roles=roles,
+            head_block=int(self.w3.eth.block_number),
+        )
