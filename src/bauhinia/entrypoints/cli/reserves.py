@@ -429,3 +429,87 @@ def pol_build(
     if publish:
         svc.publish_liability_root(_repo(), snap)
     typer.echo(f"root {root.root_hash_hex} total {root.total_base_units} over {root.leaf_count} holders")
+
+
+@app.command("attest")
+def attest(
+    out: Annotated[Path, typer.Option(help="directory for attestation.html/.pdf and disclosure.json/.html")],
+    outstanding: Annotated[list[str], typer.Option(help="COIN=coins outstanding, e.g. BHKD=1000000")],
+    as_of: Annotated[
+        str | None, typer.Option(help="attestation date (any date, e.g. a randomly drawn one)")
+    ] = None,
+    issuer: Annotated[str, typer.Option()] = "Bauhinia Stablecoin Issuer Ltd",
+    auditor: Annotated[str, typer.Option()] = "Independent auditor",
+    chain: Annotated[str, typer.Option(help="chain name for the supply table")] = "Ethereum",
+) -> None:
+    """Attestation report for a date (HTML, PDF) and the weekly disclosure (JSON, HTML) from the stored reserve.
+
+    Supply comes in as options until the ledger and chain are wired; redemption statistics are left empty.
+    """
+    from datetime import timedelta
+
+    from bauhinia.adapters.reports.attestation import (
+        AttestationData,
+        PoolSummary,
+        SupplyLine,
+        render_attestation_html,
+        render_attestation_pdf,
+        weekly_disclosure_html,
+        weekly_disclosure_json,
+    )
+    from bauhinia.services import reserves as svc
+
+    day = _date(as_of)
+    repo = _repo()
+    pools: list[PoolSummary] = []
+    series: dict[Currency, list[tuple[date, int]]] = {}
+    supply: list[SupplyLine] = []
+    for item in outstanding:
+        coin_text, _, amount = item.partition("=")
+        coin = _coin(coin_text)
+        supply_base = _coins_base_units(amount)
+        report = svc.compute_coverage(
+            repo,
+            coin,
+            day,
+            outstanding_base_units=supply_base,
+            redemptions_in_flight_base_units=0,
+            now_ns=_now_ns(),
+        )
+        pools.append(
+            PoolSummary(
+                coin,
+                {k.value: v for k, v in report.pool.composition_minor().items()},
+                report.pool.market_value_minor,
+                report.pool.reserve_value_minor,
+                report.liabilities_base_units,
+                report.coverage_bps,
+                {r.bucket.value: r.amount_minor for r in report.ladder},
+                report.concentration_bps,
+            )
+        )
+        series[coin] = [
+            (p.as_of, p.coverage_bps)
+            for p in repo.coverage_series(coin, day - timedelta(days=90), day)
+            if p.coverage_bps is not None
+        ]
+        supply.append(SupplyLine(coin, chain, supply_base))
+    runs = [r for p in pools for r in repo.list_recon_runs(p.coin, limit=1)]
+    data = AttestationData(
+        as_of=day,
+        issuer=issuer,
+        pools=pools,
+        coverage_series=dict(series),
+        supply=supply,
+        redemptions=[],
+        reconciliation_breaks=sum(r.break_count for r in runs),
+        reconciliation_run_id=", ".join(r.run_id for r in runs),
+        auditor=auditor,
+        period_start=day - timedelta(days=6),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "attestation.html").write_text(render_attestation_html(data), encoding="utf-8")
+    (out / "attestation.pdf").write_bytes(render_attestation_pdf(data))
+    (out / "disclosure.json").write_text(weekly_disclosure_json(data), encoding="utf-8")
+    (out / "disclosure.html").write_text(weekly_disclosure_html(data), encoding="utf-8")
+    typer.echo(f"wrote attestation.html, attestation.pdf, disclosure.json, disclosure.html to {out}")
