@@ -42,7 +42,7 @@ def _hex(value: bytes | str) -> str:
 
 def revert_reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("execution reverted: ", "reverted with reason string '", "revert "):
+    for marker in ("reverted with reason string '", "execution reverted: ", "revert "):
         if marker in text:
             return text.split(marker, 1)[1].strip("'\") ").split("'")[0]
     return text[:200]
