@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import chain_node
 import pytest
-from chain_node import hardhat_url, hardhat_w3  # noqa: F401
 from eth_account import Account
 from web3 import Web3
 
@@ -21,6 +21,8 @@ from bauhinia.domain.errors import RefusedError
 from bauhinia.domain.money import Currency
 
 pytestmark = pytest.mark.node
+hardhat_url = chain_node.hardhat_url  # fixtures
+hardhat_w3 = chain_node.hardhat_w3
 UNIT = 10**6
 
 
