@@ -1,0 +1,47 @@
+"""Connecting to a JSON-RPC node, and the chain settings read from the environment.
+
+BAUHINIA_CHAIN_RPC_URL (Settings.chain_rpc_url) selects the node; these extra variables belong to the chain:
+  BAUHINIA_CHAIN_KEYSTORE_PASSWORD      decrypts the role keystores under <data_dir>/keystore (never logged)
+  BAUHINIA_CHAIN_CONFIRMATIONS          blocks deep before a transaction/event counts as confirmed (default 2)
+  BAUHINIA_CHAIN_LICENCE_NUMBER         carried by each coin's contract
+  BAUHINIA_CHAIN_CNH_APPROVAL_REFERENCE the mainland approval reference carried by the CNH coin
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from web3 import Web3
+
+from bauhinia.domain.errors import ConflictError
+
+rpc_timeout_s = 30
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    keystore_password: str
+    confirmations: int
+    licence_number: str
+    cnh_approval_reference: str
+
+
+def chain_settings() -> ChainSettings:
+    return ChainSettings(
+        keystore_password=os.environ.get("BAUHINIA_CHAIN_KEYSTORE_PASSWORD", ""),
+        confirmations=int(os.environ.get("BAUHINIA_CHAIN_CONFIRMATIONS", "2")),
+        licence_number=os.environ.get("BAUHINIA_CHAIN_LICENCE_NUMBER", ""),
+        cnh_approval_reference=os.environ.get("BAUHINIA_CHAIN_CNH_APPROVAL_REFERENCE", ""),
+    )
+
+
+def connect_node(url: str) -> Web3:
+    """A web3 over HTTP JSON-RPC with a bounded request timeout. The URL is never logged or echoed."""
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": rpc_timeout_s}))
+    try:
+        w3.eth.chain_id  # noqa: B018 - a cheap liveness check
+    except Exception as exc:
+        raise ConflictError(f"the chain node does not answer ({type(exc).__name__})",
+                            code="chain_unreachable") from None
+    return w3
