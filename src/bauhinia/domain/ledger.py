@@ -447,6 +447,8 @@ def apply_transfers(
         in_chain = chain_start >= 0
         if in_chain and chain_failed:
             results[i] = R.LINKED_EVENT_FAILED.value
+            if type(t.id) is int:
+                seen.add(t.id)  # an id used earlier in a batch is refused later in it, whatever became of it
         else:
             r = _apply_one(
                 t, accounts, balances, existing, pending, work, seen, records, ts, now_ns, in_chain
