@@ -55,13 +55,14 @@ class KeyStore:
     def has(self, coin: str) -> bool:
         return all(self._path(coin, role).exists() for role in ROLES)
 
-    def save(self, coin: str, keys: RoleKeys, password: str, scrypt_n: int = SCRYPT_N_DEFAULT) -> None:
+    def save(self, coin: str, keys: RoleKeys, password: str, scrypt_n: int | None = None) -> None:
         if not password:
             raise ValidationError("a keystore password is required", code="keystore_password_missing")
         self.directory.mkdir(parents=True, exist_ok=True)
         for role in ROLES:
             account: LocalAccount = getattr(keys, role)
-            encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
+            encrypted = Account.encrypt(account.key, password, kdf="scrypt",
+                                        iterations=scrypt_n or SCRYPT_N_DEFAULT)
             path = self._path(coin, role)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -81,7 +82,7 @@ class KeyStore:
             loaded[role] = Account.from_key(key)
         return RoleKeys(**loaded)
 
-    def load_or_create(self, coin: str, password: str, scrypt_n: int = SCRYPT_N_DEFAULT) -> RoleKeys:
+    def load_or_create(self, coin: str, password: str, scrypt_n: int | None = None) -> RoleKeys:
         if self.has(coin):
             return self.load(coin, password)
         keys = RoleKeys.generate()
