@@ -10,14 +10,20 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
 from bauhinia.adapters.screening.lists import fingerprint
-from bauhinia.adapters.screening.names import NameForm, compare_forms, name_form, split_alternatives
+from bauhinia.adapters.screening.names import (
+    NameForm,
+    compare_forms,
+    name_form,
+    split_alternatives,
+    western_form,
+)
 from bauhinia.domain.compliance import (
     DEFAULT_THRESHOLDS,
     ListedParty,
@@ -31,7 +37,7 @@ from bauhinia.domain.errors import ValidationError
 candidates_max: int = 30
 fuzzy_limit: int = 25
 fuzzy_cutoff: float = 70.0
-rare_word_entries_max: int = 40
+posting_cache_max: int = 20_000
 query_length_max: int = 300
 
 # Country words and codes -> ISO 3166 alpha-2, for nationality evidence (lists write names, customers codes).
@@ -162,8 +168,12 @@ class Matcher:
                 self._deletes[d].add(word)
         entry_count = max(1, len(self.entries))
         self._idf = {w: math.log(1 + entry_count / len(e)) for w, e in self._words.items()}
-        self._keys = keys
-        self._key_entries = key_entries
+        self._posting_cache: dict[frozenset[str], frozenset[int]] = {}
+        self._keys_by_length: dict[int, tuple[list[str], list[int]]] = {}
+        for key, ei in zip(keys, key_entries, strict=True):
+            bucket = self._keys_by_length.setdefault(len(key), ([], []))
+            bucket[0].append(key)
+            bucket[1].append(ei)
 
     @property
     def list_names(self) -> int:
@@ -191,41 +201,90 @@ class Matcher:
                 found.update(self._deletes.get(d, ()))
         return found
 
+    def _postings(self, token: frozenset[str]) -> frozenset[int]:
+        cached = self._posting_cache.get(token)
+        if cached is not None:
+            return cached
+        out: set[int] = set()
+        for spelling in token:
+            posting = self._syllables.get(spelling)
+            if posting:
+                out.update(posting)
+        result = frozenset(out)
+        if len(self._posting_cache) >= posting_cache_max:
+            self._posting_cache.clear()
+        self._posting_cache[token] = result
+        return result
+
+    def _chinese_candidates(self, form: NameForm) -> set[int]:
+        """Entries sharing every syllable of the name, or all but one (in any romanisation)."""
+        sets = [self._postings(t) for t in form.tokens]
+        if len(sets) == 1:
+            return set(sorted(sets[0])[:candidates_max])
+        if len(sets) == 2:
+            return sets[0] & sets[1]
+        found: set[int] = set()
+        for skip in range(len(sets)):
+            rest = sorted((s for i, s in enumerate(sets) if i != skip), key=len)
+            common = set(rest[0])
+            for other in rest[1:]:
+                common &= other
+                if not common:
+                    break
+            found |= common
+        return found
+
+    def _word_candidates(self, form: NameForm) -> set[int]:
+        weights: dict[int, float] = defaultdict(float)
+        for word in form.plain:
+            best: dict[int, float] = {}
+            for similar in self._similar_words(word):
+                idf = self._idf[similar] * (1.0 if similar == word else 0.6)
+                for ei in self._words[similar]:
+                    if idf > best.get(ei, 0.0):
+                        best[ei] = idf
+            for ei, w in best.items():
+                weights[ei] += w
+        # Long names (and Arabic-script ones, compared by consonant skeletons) cost more to score precisely.
+        budget = candidates_max if len(form.tokens) <= 5 and not form.abjad else candidates_max // 2
+        ranked = heapq.nlargest(budget, weights.items(), key=lambda kv: kv[1])
+        found = {ei for ei, _ in ranked}
+        skel = self._skeleton_key(form)
+        if skel:
+            found.update(self._skeletons.get(skel, ()))
+        return found
+
+    def _fuzzy_candidates(self, form: NameForm) -> set[int]:
+        """Last resort when no index found anything: rapidfuzz over keys of a compatible length."""
+        found: set[int] = set()
+        for key in form.index_keys():
+            low, high = int(len(key) * 0.55), int(len(key) * 1.8) + 1
+            for length in range(low, high + 1):
+                bucket = self._keys_by_length.get(length)
+                if not bucket:
+                    continue
+                keys, entries = bucket
+                for _choice, _score, ki in process.extract(
+                    key, keys, scorer=fuzz.ratio, limit=fuzzy_limit, score_cutoff=fuzzy_cutoff
+                ):
+                    found.add(entries[ki])
+        return found
+
     def _candidates(self, form: NameForm) -> set[int]:
         found: set[int] = set()
         if form.han:
             found.update(self._han.get(form.han, ()))
         if form.chinese and form.tokens:
-            counts: Counter[int] = Counter()
-            for token in form.tokens:
-                for spelling in token:
-                    counts.update(self._syllables.get(spelling, ()))
-            need = max(2, len(form.tokens) - 1) if len(form.tokens) >= 2 else 1
-            ranked = heapq.nlargest(candidates_max, (kv for kv in counts.items() if kv[1] >= need),
-                                    key=lambda kv: kv[1])
-            found.update(ei for ei, _ in ranked)
-        if not form.chinese and form.tokens:
-            weights: dict[int, float] = defaultdict(float)
-            for word in form.plain:
-                best: dict[int, float] = {}
-                for similar in self._similar_words(word):
-                    idf = self._idf[similar] * (1.0 if similar == word else 0.6)
-                    for ei in self._words[similar]:
-                        if idf > best.get(ei, 0.0):
-                            best[ei] = idf
-                for ei, w in best.items():
-                    weights[ei] += w
-            ranked_w = sorted(weights.items(), key=lambda kv: -kv[1])
-            found.update(ei for ei, _ in ranked_w[:candidates_max])
-            skel = self._skeleton_key(form)
-            if skel:
-                found.update(self._skeletons.get(skel, ()))
-        if not found:
-            for key in form.index_keys():
-                for _choice, _score, ki in process.extract(
-                    key, self._keys, scorer=fuzz.ratio, limit=fuzzy_limit, score_cutoff=fuzzy_cutoff
-                ):
-                    found.add(self._key_entries[ki])
+            chinese = self._chinese_candidates(form)
+            if len(chinese) > candidates_max:
+                chinese = set(sorted(chinese)[:candidates_max])
+            found |= chinese
+            if not form.han:  # romanised Chinese may also be listed as plain words (Korean, Vietnamese...)
+                found |= self._word_candidates(western_form(form.original, form.schema))
+        elif form.tokens:
+            found |= self._word_candidates(form)
+        if not found and not form.han:  # characters are indexed completely: no fuzzy fallback needed
+            found = self._fuzzy_candidates(form)
         return found
 
     def screen(self, query: Query, limit: int = 5, minimum: float | None = None) -> tuple[ScreeningHit, ...]:

@@ -426,10 +426,11 @@ def name_form(text: str, schema: PartySchema | None = PartySchema.PERSON) -> Nam
         # Chinese when every word reads as syllables, or all but one leading/trailing Western given name
         # ("Peter CHAN Tai Man") when at least two other words read as Chinese.
         chinese_words = len(words) - len(extra)
-        usable = len(pieces) >= 2 and (
-            not extra or (len(extra) == 1 and extra[0] in (words[0], words[-1]) and chinese_words >= 2)
+        usable = 2 <= len(pieces) <= 4 and (
+            not extra
+            or (len(extra) == 1 and extra[0] in (words[0], words[-1]) and chinese_words >= 2 and len(pieces) <= 3)
         )
-        if usable and len(pieces) <= 6 and schema is PartySchema.PERSON:
+        if usable and schema is PartySchema.PERSON:
             eq = mandarin_equivalents()
             tokens = tuple(eq.get(p, frozenset((p,))) | {p} for p in pieces)
             return NameForm(raw, schema, "", tokens, chinese=True, abjad=False, extra=tuple(extra))
