@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -181,14 +182,44 @@ def pinyin_syllables() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def mandarin_equivalents() -> dict[str, frozenset[str]]:
     """Each pinyin or Wade-Giles syllable -> the syllables it may be written as in the other system."""
-    from pypinyin.style.wadegiles import to_wade_glides
-
     pairs: dict[str, set[str]] = {}
-    for py in pinyin_syllables():
-        wg = _plain(to_wade_glides(py))
+    for py, wg in pinyin_to_wade_giles().items():
         pairs.setdefault(py, {py}).add(wg)
         pairs.setdefault(wg, {wg}).add(py)
     return {k: frozenset(v) for k, v in pairs.items()}
+
+
+@lru_cache(maxsize=1)
+def pinyin_to_wade_giles() -> dict[str, str]:
+    """Pinyin syllable -> Wade-Giles without aspiration marks or umlauts (as names are usually written)."""
+    from pypinyin.style.wadegiles import to_wade_glides
+
+    return {py: _plain(to_wade_glides(py)) for py in pinyin_syllables()}
+
+
+@lru_cache(maxsize=1)
+def wade_giles_to_pinyin() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for py, wg in pinyin_to_wade_giles().items():
+        out.setdefault(wg, set()).add(py)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# Spellings are tagged by system so that a spelling means one thing: plain = pinyin, "^" = Wade-Giles,
+# "~" = Hong Kong Cantonese. A romanised word stands for itself in all three, plus the pinyin its Wade-Giles
+# reading implies ("Hsi" -> xi); characters give their pinyin, Wade-Giles and Cantonese spellings.
+WG_TAG = "^"
+HK_TAG = "~"
+
+
+@lru_cache(maxsize=8_192)
+def latin_syllable_token(syllable: str) -> frozenset[str]:
+    return frozenset({syllable, WG_TAG + syllable, HK_TAG + syllable, *wade_giles_to_pinyin().get(syllable, ())})
+
+
+def han_syllable_token(pinyin: str, cantonese: Iterable[str]) -> frozenset[str]:
+    wg = pinyin_to_wade_giles().get(pinyin, pinyin)
+    return frozenset({pinyin, WG_TAG + wg, *(HK_TAG + c for c in cantonese)})
 
 
 @lru_cache(maxsize=1)
@@ -276,8 +307,8 @@ class NameForm:
         return (first,) if first else ()
 
 
-def _spelling_rank(spelling: str) -> tuple[int, str]:
-    return (len(spelling), spelling)
+def _spelling_rank(spelling: str) -> tuple[int, int, str]:
+    return (spelling[:1] in (WG_TAG, HK_TAG), len(spelling), spelling)
 
 
 def transliterate(text: str) -> tuple[str, bool]:
@@ -312,7 +343,18 @@ def _latin_words(text: str, schema: PartySchema) -> tuple[list[str], bool]:
         words = [w for w in words if w not in COMPANY_FORMS] or words
     words = [w for w in words if w not in NAME_PARTICLES] or words
     words = [w for i, w in enumerate(words) if not (i and w == "ben")] or words
-    return [NAME_VARIANTS.get(w, w) for w in words], abjad
+    return [v for w in words for v in _fold_variant(w)], abjad
+
+
+def _fold_variant(word: str) -> tuple[str, ...]:
+    """Fold spelling variants; split a known prefix written joined ("abdulrahman" -> "abd", "rahman")."""
+    if word in NAME_VARIANTS:
+        return (NAME_VARIANTS[word],)
+    for cut in range(len(word) - 3, 2, -1):
+        head = word[:cut]
+        if head in NAME_VARIANTS and NAME_VARIANTS[head] == "abd":
+            return ("abd", word[cut:])
+    return (word,)
 
 
 def segment_syllables(word: str, limit: int = 4) -> list[str] | None:
@@ -338,30 +380,27 @@ def _han_tokens(han: str, schema: PartySchema) -> list[frozenset[str]]:
     import ToJyutping
     from pypinyin import lazy_pinyin
 
-    from_wg = mandarin_equivalents()
     surname = ""
     if schema is PartySchema.PERSON and 2 <= len(han) <= 5:
         surname = han[:2] if han[:2] in COMPOUND_SURNAMES else han[0]
     tokens: list[frozenset[str]] = []
     if surname:
-        readings = MANDARIN_SURNAMES.get(surname, " ".join(lazy_pinyin(surname))).split()
-        hk = [s.split() for s in HK_SURNAMES.get(surname, ())]
-        jp = [jyutping_to_hk(j or "") for _, j in ToJyutping.get_jyutping_list(surname)]
+        readings = MANDARIN_SURNAMES.get(surname, " ".join(_plain(p) for p in lazy_pinyin(surname))).split()
+        if surname in HK_SURNAMES:  # the table knows the surname reading; the dictionary's default may differ
+            hk = [s.split() for s in HK_SURNAMES[surname]]
+            cantonese = [[parts[i] for parts in hk if i < len(parts)] for i in range(len(readings))]
+        else:
+            jp = [jyutping_to_hk(j or "") for _, j in ToJyutping.get_jyutping_list(surname)]
+            cantonese = [list(jp[i]) if i < len(jp) else [] for i in range(len(readings))]
         for i, py in enumerate(readings):
-            spellings = set(from_wg.get(py, {py}))
-            spellings.update(parts[i] for parts in hk if i < len(parts))
-            if i < len(jp):
-                spellings.update(jp[i])
-            tokens.append(frozenset(spellings))
+            tokens.append(han_syllable_token(py, cantonese[i]))
     rest = han[len(surname):]
     if rest:
         pys = [_plain(p) for p in lazy_pinyin(rest)]
         jps = [j for _, j in ToJyutping.get_jyutping_list(rest)]
         for i, py in enumerate(pys):
-            spellings = set(from_wg.get(py, {py}))
-            if i < len(jps) and jps[i]:
-                spellings.update(jyutping_to_hk(jps[i]))
-            tokens.append(frozenset(spellings))
+            jp = jps[i] if i < len(jps) else None
+            tokens.append(han_syllable_token(py, jyutping_to_hk(jp) if jp else ()))
     return tokens
 
 
@@ -431,8 +470,7 @@ def name_form(text: str, schema: PartySchema | None = PartySchema.PERSON) -> Nam
             or (len(extra) == 1 and extra[0] in (words[0], words[-1]) and chinese_words >= 2 and len(pieces) <= 3)
         )
         if usable and schema is PartySchema.PERSON:
-            eq = mandarin_equivalents()
-            tokens = tuple(eq.get(p, frozenset((p,))) | {p} for p in pieces)
+            tokens = tuple(latin_syllable_token(p) for p in pieces)
             return NameForm(raw, schema, "", tokens, chinese=True, abjad=False, extra=tuple(extra))
     return NameForm(raw, schema, "", tuple(frozenset((w,)) for w in words), chinese=False, abjad=abjad)
 
