@@ -115,19 +115,23 @@ class Model:
                 for t in chain:
                     r = self.one(t, seen, now, stamp)
                     rs.append(r)
-                    if r != "ok":
+                    if r not in ("ok", "exists"):
                         break
-                failed = rs[-1] != "ok"
+                failed = rs[-1] not in ("ok", "exists")
                 open_end = chain[-1].flags & LINKED
-                if failed or open_end:
+                mixed = not failed and "ok" in rs and "exists" in rs
+                if failed or open_end or mixed:
                     self.restore(snap)
                     # ids of the failed part of a chain still count as seen in this batch
                     seen.update(t.id for t in chain)
-                    out = ["linked_event_failed"] * len(chain)
-                    if failed:
-                        out[len(rs) - 1] = rs[-1]
                     if open_end:
+                        out = ["linked_event_failed"] * len(chain)
                         out[-1] = "linked_event_chain_open"
+                    elif failed:
+                        out = ["linked_event_failed"] * len(chain)
+                        out[len(rs) - 1] = rs[-1]
+                    else:
+                        out = ["exists" if r == "exists" else "linked_event_failed" for r in rs]
                     rs = out
                 results.extend(rs)
             i = j + 1

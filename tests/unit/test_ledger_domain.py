@@ -262,3 +262,15 @@ def test_create_accounts_rules():
     again = L.create_accounts([Account(1, "HKD", AccountKind.ASSET), Account(4, "BCNH", AccountKind.ASSET)],
                               {1: Account(1, "HKD", AccountKind.ASSET), 4: Account(4, "BCNH", AccountKind.LIABILITY)})
     assert again.results == ["exists", "exists_with_different_fields"]
+
+
+def test_retried_chain_returns_exists_but_a_chain_mixing_old_and_new_is_refused():
+    linked = int(TransferFlags.LINKED)
+    chain = [Transfer(10, 1, 2, 50, "HKD", flags=linked), Transfer(11, 2, 3, 20, "HKD")]
+    first = apply(chain)
+    stored = {r[0]: TransferRecord(*r) for r in first.records}
+    assert apply(chain, existing=stored).results == ["exists", "exists"]
+    mixed = [Transfer(10, 1, 2, 50, "HKD", flags=linked), Transfer(12, 2, 3, 20, "HKD")]
+    out = apply(mixed, existing=stored)
+    assert out.results == ["exists", "linked_event_failed"]
+    assert out.records == []

@@ -377,6 +377,7 @@ def apply_transfers(
     chain_start = -1  # index of the first transfer of the open linked chain, or -1
     chain_records = 0  # len(records) when the chain opened
     chain_failed = False
+    chain_new = chain_existing = False  # whether the open chain applied new transfers / met stored ones
 
     get_account = accounts.get
     get_balance = balances.get
@@ -443,6 +444,7 @@ def apply_transfers(
         linked = isinstance(t.flags, int) and bool(t.flags & F_LINKED)
         if chain_start < 0 and linked:
             chain_start, chain_records, chain_failed = i, len(records), False
+            chain_new = chain_existing = False
             work.clear_undo()
         in_chain = chain_start >= 0
         if in_chain and chain_failed:
@@ -455,6 +457,11 @@ def apply_transfers(
             )
             if r is None:
                 ts += 1
+                chain_new = True
+            elif in_chain and r == R.EXISTS.value:
+                # A retried chain: "exists" alone does not fail it (checked when the chain closes).
+                results[i] = r
+                chain_existing = True
             else:
                 results[i] = r
                 if in_chain:
@@ -463,6 +470,12 @@ def apply_transfers(
                     for j in range(chain_start, i):
                         results[j] = R.LINKED_EVENT_FAILED.value
         if in_chain and not linked:
+            if not chain_failed and chain_new and chain_existing:
+                # Part of this chain was stored before and part is new: it is not a retry; refuse the new part.
+                _rollback(work, records, chain_records)
+                for j in range(chain_start, i + 1):
+                    if results[j] == ok:
+                        results[j] = R.LINKED_EVENT_FAILED.value
             chain_start = -1  # this transfer closed the chain
             work.clear_undo()
     if chain_start >= 0:
@@ -470,8 +483,7 @@ def apply_transfers(
         if not chain_failed:
             _rollback(work, records, chain_records)
         for j in range(chain_start, n - 1):
-            if results[j] == ok:
-                results[j] = R.LINKED_EVENT_FAILED.value
+            results[j] = R.LINKED_EVENT_FAILED.value
         results[n - 1] = R.LINKED_EVENT_CHAIN_OPEN.value
     new_balances = {k: Balance(v[0], v[1], v[2], v[3]) for k, v in wbal.items()}
     last = ts - 1 if ts > ts0 else last_timestamp
