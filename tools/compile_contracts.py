@@ -20,7 +20,7 @@ import vyper
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
 BUILD_DIR = CONTRACTS_DIR / "build"
-SOURCES = ("StableCoin.vy",)
+SOURCES = ("StableCoin.vy", "Escrow.vy", "Swap.vy")
 
 
 def compile_source(path: Path) -> dict[str, object]:
