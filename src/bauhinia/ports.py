@@ -12,6 +12,7 @@ from typing import Protocol
 
 from bauhinia.domain import banking as bnk
 from bauhinia.domain import chain as ch
+from bauhinia.domain import compliance as cmp
 from bauhinia.domain import reserves as rsv
 from bauhinia.domain.money import Currency
 
@@ -111,3 +112,19 @@ class Bank(Protocol):
     def write_payment_file(
         self, batch: bnk.PaymentBatch, scheme: bnk.PaymentScheme | None = None
     ) -> bnk.PaymentFile: ...
+
+
+# --- Screening (issue 5) ---------------------------------------------------------------------------------
+
+
+class Screener(Protocol):
+    """Sanctions/PEP name screening and wallet screening. `list_version` changes when the lists change."""
+
+    list_version: str
+
+    def screen_name(
+        self, name: str, schema: cmp.PartySchema | None = None, date_of_birth: str = "", nationality: str = "",
+        limit: int = 5,
+    ) -> tuple[cmp.ScreeningHit, ...]: ...
+
+    def screen_wallet(self, address: str, transfers: Sequence[cmp.Transfer] = ()) -> cmp.WalletAssessment: ...

@@ -52,3 +52,20 @@ def test_malformed_inputs_refused(tmp_path: Path) -> None:
     transfers.write_text("from,to,amount\nA,B,1.5\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="whole base units"):
         load_transfers(transfers)
+
+
+def test_list_screener_port_and_list_version_changes(tmp_path: Path) -> None:
+    import shutil
+
+    from bauhinia.adapters.screening.screener import ListScreener
+
+    for name in ("un_small.xml", "ofac_sdn.csv", "ofac_alt.csv", "ofac_sdn_comments.csv"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    first = ListScreener(tmp_path)
+    assert first.screen_name("張磊")[0].entity_id == "ofac-16318"
+    assert first.screen_wallet(CUSTOMER).decision is WalletDecision.CLEAR
+    (tmp_path / "extra.ftm.json").write_text(
+        '{"id": "n1", "schema": "Person", "properties": {"name": ["CHAN Tai Man"]}}\n', encoding="utf-8")
+    second = ListScreener(tmp_path)
+    assert second.list_version != first.list_version
+    assert second.screen_name("陳大文")[0].entity_id == "ftm-n1"
