@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
+from bauhinia.domain import approvals as apv
 from bauhinia.domain import banking as bnk
 from bauhinia.domain import chain as ch
 from bauhinia.domain import compliance as cmp
@@ -128,3 +129,25 @@ class Screener(Protocol):
     ) -> tuple[cmp.ScreeningHit, ...]: ...
 
     def screen_wallet(self, address: str, transfers: Sequence[cmp.Transfer] = ()) -> cmp.WalletAssessment: ...
+
+
+# --- Approvals, audit and events (issue 7) -----------------------------------------------------------------
+
+
+class ApprovalsUnit(Protocol):
+    """One transaction over approval requests; `audit` and `emit` write the audit entry and the outbox event in
+    that same transaction (adapters.store.approvals_repo.SqlApprovalsStore)."""
+
+    def get(self, request_id: str, *, for_update: bool = False) -> apv.ApprovalRequest | None: ...
+    def add(self, request: apv.ApprovalRequest) -> None: ...
+    def save(self, request: apv.ApprovalRequest) -> None: ...
+    def list(
+        self, *, status: str | None = None, after_id: str | None = None, limit: int = 100
+    ) -> list[apv.ApprovalRequest]: ...
+    def due_to_expire(self, now_ns: int, limit: int) -> list[str]: ...
+    def audit(self, *, actor: str, action: str, subject: str, details: Mapping[str, Any], now_ns: int) -> str: ...
+    def emit(self, topic: str, payload: Mapping[str, Any], *, now_ns: int, key: str | None = None) -> int: ...
+
+
+class ApprovalsStore(Protocol):
+    def transaction(self) -> AbstractContextManager[ApprovalsUnit]: ...
