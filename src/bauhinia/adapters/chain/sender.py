@@ -2,7 +2,9 @@
 
 `TxSender.send` is the only way this adapter changes the chain:
   1. if the idempotency key is journaled: re-broadcast its raw bytes if the node lost them, wait, return it;
-  2. otherwise dry-run the call (eth_call): a revert raises RefusedError and nothing is signed;
+  2. otherwise dry-run the call (eth_call): a revert raises RefusedError and nothing is signed (callers that
+     check the contract's state themselves, like batch mints, pass preflight=False; a revert on chain is then
+     explained by replaying the call once, on the failure path only);
   3. sign locally (eth-account) with an explicit nonce, gas limit and EIP-1559 fees;
   4. commit the journal row (hash + raw bytes, state `submitted`), THEN broadcast;
   5. wait, bounded, for the receipt and journal `mined` (or raise if it reverted).
@@ -16,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions import TypedTransaction
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
@@ -38,6 +42,11 @@ priority_fee_wei_default = 1_000_000_000  # 1 gwei
 
 def _hex(value: bytes | str) -> str:
     return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _q(value: Any) -> int:
+    """A JSON-RPC quantity: hex text from a node, an int from eth-tester's raw answers."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 def revert_reason(exc: Exception) -> str:
@@ -108,6 +117,7 @@ class TxSender:
         gas: int,
         value_wei: int = 0,
         wait: bool = True,
+        preflight: bool | None = None,
     ) -> ChainTx:
         if not idempotency_key or len(idempotency_key) > 128:
             raise RefusedError("an idempotency key of 1..128 characters is required", code="idempotency_key")
@@ -123,7 +133,7 @@ class TxSender:
         call: dict[str, Any] = {"from": account.address, "data": data, "value": value_wei, "gas": gas}
         if to is not None:
             call["to"] = to
-        if self.preflight and to is not None:
+        if (self.preflight if preflight is None else preflight) and to is not None:
             try:
                 self.w3.eth.call(call)  # type: ignore[arg-type]
             except _REVERTS as exc:
@@ -179,11 +189,47 @@ class TxSender:
             if self._receipt(row.tx_hash) is None and "revert" not in text:
                 raise
 
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
+    def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The receipt's status, block number and hash, read raw: web3's formatting of a receipt with hundreds
+        of logs (a batch mint) costs more than mining it on the embedded EVM. None while not mined."""
+        response = self.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash])  # type: ignore[arg-type]
+        if "error" in response:
+            message = str(response["error"].get("message", response["error"]))
+            if "not found" in message.lower() or "unknown transaction" in message.lower():
+                return None
+            raise ConnectionError(f"eth_getTransactionReceipt failed: {message[:200]}")
+        raw = response.get("result")
+        if not raw:
             return None
+        block_hash = raw.get("blockHash", raw.get("block_hash"))
+        block_number = raw.get("blockNumber", raw.get("block_number"))
+        if block_hash is None or block_number is None:  # some nodes answer pending transactions this way
+            return None
+        return {"status": _q(raw["status"]), "blockNumber": _q(block_number), "blockHash": _hex(block_hash)}
+
+    def read(self, to: str, data: bytes) -> bytes:
+        """A view call against the latest state, raw on JSON-RPC providers (no ABI or result formatting)."""
+        if type(self.w3.provider).__name__ == "EthereumTesterProvider":  # takes web3's request format only
+            return bytes(self.w3.eth.call({"to": to, "data": "0x" + data.hex()}))  # type: ignore[typeddict-item]
+        response = self.w3.provider.make_request(
+            "eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]  # type: ignore[arg-type]
+        )
+        if "error" in response:
+            raise ConnectionError(f"eth_call failed: {str(response['error'].get('message'))[:200]}")
+        return bytes.fromhex(str(response["result"])[2:])
+
+    def _explain_revert(self, row: JournalRow) -> str:
+        """Why a mined transaction reverted: replay its call on the current state (failure path only)."""
+        try:
+            fields = TypedTransaction.from_bytes(HexBytes(row.raw_tx)).as_dict()
+            call = {"from": row.sender, "to": row.contract, "data": _hex(fields["data"]),
+                    "gas": int(fields["gas"]), "value": int(fields.get("value", 0))}
+            self.w3.eth.call(call)  # type: ignore[arg-type]
+        except _REVERTS as exc:
+            return revert_reason(exc)
+        except Exception:  # an explanation is best effort; the revert itself is certain
+            return ""
+        return ""
 
     def _resume(self, row: JournalRow, wait: bool) -> ChainTx:
         if row.state in (ChainTxState.CONFIRMED.value, ChainTxState.DROPPED.value):
@@ -216,8 +262,9 @@ class TxSender:
                 tx = ChainTx(idempotency_key, ChainOp(row.op), row.tx_hash, ChainTxState(changes["state"]),
                              changes["block_number"], succeeded)  # type: ignore[arg-type]
                 if not succeeded:
-                    raise RefusedError(f"{row.op} transaction {row.tx_hash} reverted on chain",
-                                       code="chain_reverted")
+                    reason = self._explain_revert(row) if row.contract else ""
+                    raise RefusedError(f"{row.op} transaction {row.tx_hash} reverted on chain"
+                                       + (f": {reason}" if reason else ""), code="chain_reverted")
                 return tx
             if time.monotonic() >= deadline:
                 raise ConflictError(
