@@ -2,8 +2,200 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
 from bauhinia.config import Settings
 
 
 def load_settings() -> Settings:
     return Settings()
+
+
+class SystemClock:
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+
+class Container:
+    """Builds the adapters and services from Settings, lazily, once per process.
+
+    engine (make_engine + migrate), ledger (SqlLedger), reserves (ReservesRepository), the outbox publisher
+    (in-process bus, plus NATS JetStream and webhooks when configured) and its relay, approvals (service with
+    executors registered here), screening (lists loaded on first use) and chains (the embedded EVM deploys on
+    first use, so nothing pays for it unless a chain route is called)."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Any = None) -> None:
+        self.settings = settings or load_settings()
+        self.clock = clock or SystemClock()
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    @cached_property
+    def engine(self) -> Any:
+        from bauhinia.adapters.store.db import make_engine, migrate
+
+        engine = make_engine(self.settings.resolved_database_url())
+        migrate(engine)
+        return engine
+
+    @property
+    def ledger(self) -> Any:
+        """One SqlLedger per thread (it caches balances and is thread-compatible, not thread-safe)."""
+        ledger = getattr(self._local, "ledger", None)
+        if ledger is None:
+            from bauhinia.adapters.store.ledger_store import SqlLedger
+
+            ledger = self._local.ledger = SqlLedger(self.engine, self.clock.now_ns)
+        return ledger
+
+    @cached_property
+    def reserves(self) -> Any:
+        from bauhinia.adapters.store.reserves_repo import ReservesRepository
+
+        return ReservesRepository(self.engine)
+
+    @cached_property
+    def bus(self) -> Any:
+        from bauhinia.adapters.events.outbox import InProcessBus
+
+        return InProcessBus()
+
+    @cached_property
+    def webhooks(self) -> Any:
+        from bauhinia.adapters.events.webhooks import WebhookEndpoint, WebhookPublisher
+
+        raw = json.loads(self.settings.webhooks_json) if self.settings.webhooks_json else []
+        endpoints = [WebhookEndpoint(e["name"], e["url"], e["secret"], tuple(e.get("topics", ["*"]))) for e in raw]
+        return WebhookPublisher(self.engine, endpoints)
+
+    @cached_property
+    def publisher(self) -> Any:
+        from bauhinia.adapters.events.outbox import FanoutPublisher
+
+        publishers: list[Any] = [self.bus]
+        if self.settings.nats_url:
+            from bauhinia.adapters.events.nats_jetstream import JetStreamPublisher
+
+            publishers.append(JetStreamPublisher(self.settings.nats_url))
+        if self.settings.webhooks_json:
+            publishers.append(self.webhooks)
+        return FanoutPublisher(publishers)
+
+    @cached_property
+    def relay(self) -> Any:
+        from bauhinia.adapters.events.outbox import OutboxRelay
+
+        return OutboxRelay(self.engine, self.publisher)
+
+    @cached_property
+    def approvals(self) -> Any:
+        from bauhinia.adapters.store.approvals_repo import SqlApprovalsStore
+        from bauhinia.services.approvals import ApprovalService
+
+        service = ApprovalService(SqlApprovalsStore(self.engine), self.clock)
+        for kind, executor in self._executors().items():
+            service.register_executor(kind, executor)
+        return service
+
+    def _executors(self) -> dict[str, Callable[..., Any]]:
+        from bauhinia.adapters.store import api_credentials
+        from bauhinia.domain.money import Currency
+        from bauhinia.services import reserves as reserves_service
+
+        def breaker_reset(params: Any, key: str) -> dict[str, Any]:
+            state = reserves_service.reset_breaker(
+                self.reserves, Currency(params["coin"]), reason=params["reason"], actor=params["maker"],
+                now_ns=self.clock.now_ns(),
+            )
+            return {"coin": state.coin.value, "halted": state.halted}
+
+        def role_grant(params: Any, key: str) -> dict[str, Any]:
+            roles = api_credentials.grant_role(self.engine, params["client_id"], params["role"])
+            return {"client_id": params["client_id"], "roles": sorted(roles)}
+
+        return {"breaker_reset": breaker_reset, "role_grant": role_grant}
+
+    @cached_property
+    def screener(self) -> Any:
+        from bauhinia.adapters.screening.screener import ListScreener
+
+        return ListScreener()
+
+    @cached_property
+    def chains(self) -> Any:
+        """The chain per coin: the embedded EVM (deployed on first use) or the configured node."""
+        from bauhinia.adapters.chain.embedded import make_embedded_chain
+
+        with self._lock:
+            if self.settings.chain_rpc_url:
+                from bauhinia.domain.errors import RefusedError
+
+                raise RefusedError("chain status over a node is served by `bauhinia chain status`",
+                                   code="chain_node_not_wired")
+            return make_embedded_chain(self.engine, licence_number=self.settings.licence_number,
+                                       cnh_approval_reference=self.settings.cnh_mainland_approval_reference)
+
+    @cached_property
+    def indexers(self) -> Any:
+        """One chain indexer per coin contract, following the coin's events into the store."""
+        from bauhinia.adapters.chain.indexer import ChainIndexer
+
+        return {fiat: ChainIndexer(self.engine, chain.w3, chain.address, clock_ns=self.clock.now_ns)
+                for fiat, chain in self.coin_chains.items()}
+
+    @cached_property
+    def coin_chains(self) -> Any:
+        """fiat currency -> the Chain port of its coin."""
+        from bauhinia.domain.money import Currency
+
+        return {fiat: self.chains.for_coin(fiat) for fiat in (Currency.CNH, Currency.HKD)}
+
+    @cached_property
+    def issuance(self) -> Any:
+        """The issuance context: issuance store, ledger, chains, the folder bank, reserves, HK calendar."""
+        from eth_account import Account as EthAccount
+        from eth_account.messages import encode_defunct
+
+        from bauhinia.adapters.bank.folder import FolderBank
+        from bauhinia.adapters.calendar_data import load_hk_calendar
+        from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
+        from bauhinia.domain.banking import AccountId, Party
+        from bauhinia.domain.money import Currency
+        from bauhinia.services.issuance import IssuanceContext
+
+        s = self.settings
+        accounts = {s.reserve_account_hkd: Currency.HKD, s.reserve_account_cnh: Currency.CNH}
+        issuer = {fiat: Party(s.issuer_name, AccountId(acct, "BBAN"), s.reserve_bank_bic)
+                  for acct, fiat in accounts.items()}
+        year = time.gmtime(self.clock.now_ns() // 1_000_000_000).tm_year
+
+        def recover_signer(message: str, signature: str) -> str:
+            return str(EthAccount.recover_message(encode_defunct(text=message), signature=signature))
+
+        def index(fiat: Currency) -> int:
+            return int(self.indexers[fiat].catch_up())
+
+        return IssuanceContext(
+            store=SqlIssuanceStore(self.engine, self.ledger),
+            ledger=self.ledger,
+            chains=self.coin_chains,
+            bank=FolderBank(s.bank_dir(), accounts={a: f.value for a, f in accounts.items()}),
+            reserves=self.reserves,
+            calendar=load_hk_calendar(year - 1, year + 1),
+            clock=self.clock,
+            issuer=issuer,
+            reserve_accounts=accounts,
+            coin_cursors={fiat: ix.name for fiat, ix in self.indexers.items()},
+            index=index,
+            recover_signer=recover_signer,
+            buffer_bps=s.coverage_buffer_bps,
+        )
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -19,6 +19,36 @@ class Settings(BaseSettings):
     # NATS server for events; empty means the in-process bus.
     nats_url: str = ""
 
+    # --- API, events, observability (issue 7) ---
+    # JWT signing: HS256 with api_jwt_secret (empty: a random secret per process, tokens die on restart), or
+    # ES256 with a PEM private key file (the public key is derived from it).
+    api_jwt_algorithm: str = "HS256"
+    api_jwt_secret: str = ""
+    api_jwt_private_key_file: Path | None = None
+    api_jwt_issuer: str = "bauhinia"
+    api_token_ttl_s: int = 900
+    # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
+    webhooks_json: str = ""
+    outbox_relay_interval_s: float = 1.0
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    # --- Issuance (issue 8) ---
+    issuer_name: str = "Bauhinia Issuer Ltd"
+    # The issuer's segregated reserve accounts at its bank, one per coin (account id as the bank writes it).
+    reserve_account_hkd: str = "012-875-001234-001"
+    reserve_account_cnh: str = "012-875-001234-002"
+    reserve_bank_bic: str = "HSBCHKHHXXX"
+    licence_number: str = "HKMA-SC-DEMO-001"
+    # Issuing an RMB-referenced coin outside the mainland needs this; empty: the CNH coin refuses to mint.
+    cnh_mainland_approval_reference: str = ""
+    subscription_fee_bps: int = 0
+    redemption_fee_bps: int = 0
+    coverage_buffer_bps: int = 0
+
+    def bank_dir(self) -> Path:
+        return self.data_dir / "bank"
+
     def sqlite_path(self) -> Path:
         return self.data_dir / "bauhinia.sqlite3"
 

@@ -1,0 +1,95 @@
+"""A bank's side, simulated: writes the camt.054 credit notifications and camt.053 statements a Hong Kong bank
+would send for the issuer's reserve account (version 001.08), for the demo, the benchmark and the tests.
+
+The documents follow the camt schemas (element order, namespaces); the parser reads them like any bank's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+NS = "urn:iso:std:iso:20022:tech:xsd:{kind}.001.08"
+
+
+@dataclass(frozen=True, slots=True)
+class SimEntry:
+    amount_minor: int
+    credit: bool
+    servicer_reference: str
+    remittance: str = ""
+    debtor_name: str = ""
+    debtor_account: str = ""
+    end_to_end_id: str = "NOTPROVIDED"
+
+
+def _amount(minor: int) -> str:
+    whole, frac = divmod(minor, 100)
+    return f"{whole}.{frac:02d}"
+
+
+def _entry(e: SimEntry, ccy: str, day: str) -> str:
+    cd = "CRDT" if e.credit else "DBIT"
+    fam = "RCDT" if e.credit else "ICDT"
+    party = ""
+    if e.debtor_name and e.credit:
+        acct = (f"<DbtrAcct><Id><Othr><Id>{escape(e.debtor_account)}</Id></Othr></Id></DbtrAcct>"
+                if e.debtor_account else "")
+        party = f"<RltdPties><Dbtr><Pty><Nm>{escape(e.debtor_name)}</Nm></Pty></Dbtr>{acct}</RltdPties>"
+    rmt = f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd></RmtInf>" if e.remittance else ""
+    return (
+        f'<Ntry><NtryRef>{escape(e.servicer_reference)}</NtryRef><Amt Ccy="{ccy}">{_amount(e.amount_minor)}</Amt>'
+        f"<CdtDbtInd>{cd}</CdtDbtInd><RvslInd>false</RvslInd><Sts><Cd>BOOK</Cd></Sts>"
+        f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+        f"<AcctSvcrRef>{escape(e.servicer_reference)}</AcctSvcrRef>"
+        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{fam}</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
+        f"<NtryDtls><TxDtls><Refs><AcctSvcrRef>{escape(e.servicer_reference)}</AcctSvcrRef>"
+        f"<EndToEndId>{escape(e.end_to_end_id)}</EndToEndId></Refs>"
+        f'<Amt Ccy="{ccy}">{_amount(e.amount_minor)}</Amt><CdtDbtInd>{cd}</CdtDbtInd>'
+        f"{party}{rmt}</TxDtls></NtryDtls></Ntry>"
+    )
+
+
+def _account(account: str, ccy: str, owner: str) -> str:
+    return (f"<Acct><Id><Othr><Id>{escape(account)}</Id></Othr></Id><Ccy>{ccy}</Ccy>"
+            f"<Ownr><Nm>{escape(owner)}</Nm></Ownr></Acct>")
+
+
+def camt054(message_id: str, created_at: datetime, account: str, ccy: str, entries: Sequence[SimEntry],
+            owner: str = "Bauhinia Issuer Ltd") -> bytes:
+    """A credit (and debit) notification for one account."""
+    ts = created_at.isoformat(timespec="seconds")
+    day = created_at.date().isoformat()
+    body = "".join(_entry(e, ccy, day) for e in entries)
+    doc = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{NS.format(kind="camt.054")}">'
+        f"<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>{escape(message_id)}</MsgId><CreDtTm>{ts}</CreDtTm></GrpHdr>"
+        f"<Ntfctn><Id>{escape(message_id)}-1</Id><CreDtTm>{ts}</CreDtTm>{_account(account, ccy, owner)}{body}"
+        "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>\n"
+    )
+    return doc.encode()
+
+
+def camt053(message_id: str, created_at: datetime, account: str, ccy: str, opening_minor: int,
+            entries: Sequence[SimEntry], sequence: int = 1, owner: str = "Bauhinia Issuer Ltd") -> bytes:
+    """An end-of-day statement: opening balance, entries, closing balance."""
+    ts = created_at.isoformat(timespec="seconds")
+    day = created_at.date().isoformat()
+    closing = opening_minor + sum(e.amount_minor if e.credit else -e.amount_minor for e in entries)
+
+    def bal(code: str, minor: int) -> str:
+        cd = "CRDT" if minor >= 0 else "DBIT"
+        return (f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="{ccy}">{_amount(abs(minor))}</Amt>'
+                f"<CdtDbtInd>{cd}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>")
+
+    body = "".join(_entry(e, ccy, day) for e in entries)
+    doc = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{NS.format(kind="camt.053")}">'
+        f"<BkToCstmrStmt><GrpHdr><MsgId>{escape(message_id)}</MsgId><CreDtTm>{ts}</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>{escape(message_id)}-1</Id><ElctrncSeqNb>{sequence}</ElctrncSeqNb><CreDtTm>{ts}</CreDtTm>"
+        f"{_account(account, ccy, owner)}{bal('OPBD', opening_minor)}{bal('CLBD', closing)}{body}"
+        "</Stmt></BkToCstmrStmt></Document>\n"
+    )
+    return doc.encode()

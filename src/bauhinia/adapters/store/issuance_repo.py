@@ -1,0 +1,334 @@
+"""The issuance store: repositories over the issuance tables, and a unit of work that commits the flow's state,
+its ledger entries (through SqlLedger, in the same transaction), its outbox events and its audit entries together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bauhinia.adapters.events.outbox import enqueue
+from bauhinia.adapters.store import audit as audit_log
+from bauhinia.adapters.store import issuance_tables as t
+from bauhinia.adapters.store.chain_tables import events as chain_events
+from bauhinia.adapters.store.db import read_connection
+from bauhinia.adapters.store.ledger_store import SqlLedger
+from bauhinia.domain import issuance as iss
+from bauhinia.domain.errors import ConflictError, NotFoundError
+from bauhinia.domain.ledger import Transfer
+from bauhinia.domain.limits import transfer_batch_size_max
+from bauhinia.domain.money import Currency
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CoinTransferIn:
+    """A coin transfer into the redemption address, as the indexer recorded it."""
+
+    event_key: str
+    sender: str
+    amount_base_units: int
+    tx_hash: str
+    block_number: int
+
+
+def _customer(r: Any) -> iss.Customer:
+    return iss.Customer(r.id, int(r.seq), r.name, iss.CustomerStatus(r.status), r.deposit_reference)
+
+
+class SqlIssuanceUow:
+    """One transaction. Every write of a flow goes through here so it commits, or not, as a whole."""
+
+    def __init__(self, conn: sa.Connection, ledger: SqlLedger, now_ns: int) -> None:
+        self.conn = conn
+        self.ledger = ledger
+        self.now_ns = now_ns
+        # Serialise issuance writers on the ledger's lock row (BEGIN IMMEDIATE already does on SQLite).
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql("SELECT 1 FROM ledger_meta WHERE id = 1 FOR UPDATE")
+
+    # --- ledger, events, audit --------------------------------------------------------------------------
+    def post(self, transfers: Sequence[Transfer], what: str) -> None:
+        for k in range(0, len(transfers), transfer_batch_size_max):
+            chunk = transfers[k : k + transfer_batch_size_max]
+            # A linked entry must not straddle two calls: chunks end on an unlinked leg.
+            while chunk and chunk[-1].flags & 1 and k + len(chunk) < len(transfers):
+                chunk = chunk[:-1]
+            iss.require_ok(self.ledger.create_transfers_in(self.conn, chunk), what)
+            if len(chunk) < min(transfer_batch_size_max, len(transfers) - k):
+                rest = transfers[k + len(chunk) :]
+                self.post(rest, what)
+                return
+
+    def emit(self, topic: str, payload: dict[str, Any], key: str | None = None) -> None:
+        enqueue(self.conn, topic, payload, now_ns=self.now_ns, key=key)
+
+    def audit(self, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
+        audit_log.append(self.conn, actor=actor, action=action, subject=subject, details=details, now_ns=self.now_ns)
+
+    def record_transitions(self, items: Iterable[iss.Transition]) -> None:
+        rows = [dict(flow=x.flow, flow_seq=int(x.flow_id), from_status=x.from_status, to_status=x.to_status,
+                     at_ns=x.at_ns, actor=x.actor, reason=x.reason[:300]) for x in items]
+        if rows:
+            self.conn.execute(t.transitions.insert(), rows)
+
+    # --- customers ----------------------------------------------------------------------------------------
+    def next_customer_seq(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.customers.c.seq), 0))).scalar_one()) + 1
+
+    def add_customer(self, c: iss.Customer) -> None:
+        self.conn.execute(t.customers.insert().values(id=c.id, seq=c.seq, name=c.name, status=c.status.value,
+                                                      deposit_reference=c.deposit_reference,
+                                                      created_at_ns=self.now_ns))
+
+    def set_customer_status(self, customer_id: str, status: iss.CustomerStatus) -> None:
+        n = self.conn.execute(t.customers.update().where(t.customers.c.id == customer_id)
+                              .values(status=status.value)).rowcount
+        if not n:
+            raise NotFoundError(f"customer {customer_id} not found", code="customer_not_found")
+
+    def add_bank_account(self, a: iss.VerifiedBankAccount) -> None:
+        self.conn.execute(t.bank_accounts.insert().values(
+            customer_id=a.customer_id, account=a.account, scheme=a.scheme, holder_name=a.holder_name,
+            currency=a.currency.value, bic=a.bic, verified_at_ns=self.now_ns))
+
+    def add_wallet(self, w: iss.WhitelistedWallet, signature: str) -> None:
+        owner = self.conn.execute(sa.select(t.wallets.c.customer_id).where(t.wallets.c.address == w.address)).first()
+        if owner is not None:
+            if owner[0] != w.customer_id:
+                raise ConflictError(f"wallet {w.address} belongs to another customer", code="wallet_taken")
+            return
+        self.conn.execute(t.wallets.insert().values(address=w.address, customer_id=w.customer_id,
+                                                    signature=signature, verified_at_ns=w.verified_at_ns))
+
+    def put_coin_config(self, c: iss.CoinConfig) -> None:
+        self.conn.execute(t.coins.delete().where(t.coins.c.fiat == c.fiat.value))
+        self.conn.execute(t.coins.insert().values(
+            fiat=c.fiat.value, licence_number=c.licence_number,
+            mainland_approval_reference=c.mainland_approval_reference,
+            subscription_fee_bps=c.subscription_fee_bps, redemption_fee_bps=c.redemption_fee_bps))
+
+    # --- bank files and entries ---------------------------------------------------------------------------
+    def file_seen(self, content_hash: str, message_key: str) -> bool:
+        q = sa.select(t.bank_files.c.content_hash).where(
+            (t.bank_files.c.content_hash == content_hash) | (t.bank_files.c.message_key == message_key))
+        return self.conn.execute(q).first() is not None
+
+    def record_file(self, content_hash: str, message_key: str, name: str, kind: str, entries: int) -> None:
+        self.conn.execute(t.bank_files.insert().values(content_hash=content_hash, message_key=message_key,
+                                                       name=name[:200], kind=kind, entries=entries,
+                                                       received_at_ns=self.now_ns))
+
+    def known_entries(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for k in range(0, len(keys), 900):
+            q = sa.select(t.bank_entries.c.entry_key).where(t.bank_entries.c.entry_key.in_(keys[k : k + 900]))
+            found.update(r[0] for r in self.conn.execute(q))
+        return found
+
+    def record_entries(self, rows: list[Row]) -> None:
+        if rows:
+            self.conn.execute(t.bank_entries.insert(), rows)
+
+    def add_suspense(self, rows: list[Row]) -> None:
+        if rows:
+            self.conn.execute(t.suspense_credits.insert(), rows)
+
+    # --- subscriptions ------------------------------------------------------------------------------------
+    SEQ_TABLES: ClassVar[dict[str, sa.Table]] = {
+        "subscriptions": t.subscriptions, "suspense": t.suspense_credits, "mint_batches": t.mint_batches,
+        "payout_batches": t.payout_batches, "redemptions": t.redemptions,
+    }
+
+    def next_seq(self, name: str) -> int:
+        """The next sequence number of a flow table (writers are serialised, so max + 1 is safe)."""
+        table = self.SEQ_TABLES[name]
+        return int(self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))).scalar_one()) + 1
+
+    def add_subscriptions(self, rows: list[Row]) -> None:
+        if rows:
+            self.conn.execute(t.subscriptions.insert(), rows)
+
+    def update_subscriptions(self, seqs: Sequence[int], **values: Any) -> None:
+        if not seqs:
+            return
+        stmt = t.subscriptions.update().where(t.subscriptions.c.seq == sa.bindparam("s")).values(
+            updated_at_ns=self.now_ns, **values)
+        self.conn.execute(stmt, [{"s": s} for s in seqs])
+
+    def add_mint_batch(self, fiat: Currency, key: str, credits: int, amount_base_units: int) -> int:
+        seq = self.next_seq("mint_batches")
+        self.conn.execute(t.mint_batches.insert().values(
+            seq=seq, fiat=fiat.value, idempotency_key=key, credits=credits, amount_base_units=amount_base_units,
+            status="pending", created_at_ns=self.now_ns, updated_at_ns=self.now_ns))
+        return seq
+
+    def set_mint_batch(self, seq: int, status: str, tx_hash: str | None) -> None:
+        self.conn.execute(t.mint_batches.update().where(t.mint_batches.c.seq == seq).values(
+            status=status, tx_hash=tx_hash, updated_at_ns=self.now_ns))
+
+    # --- redemptions --------------------------------------------------------------------------------------
+    def add_redemption(self, row: Row) -> int:
+        seq = self.next_seq("redemptions")
+        self.conn.execute(t.redemptions.insert().values(seq=seq, updated_at_ns=self.now_ns, alert_level=0, **row))
+        return seq
+
+    def update_redemption(self, seq: int, **values: Any) -> None:
+        self.conn.execute(t.redemptions.update().where(t.redemptions.c.seq == seq).values(
+            updated_at_ns=self.now_ns, **values))
+
+    def claim_event(self, event_key: str, outcome: str, flow_seq: int | None) -> None:
+        self.conn.execute(t.claimed_events.insert().values(event_key=event_key, outcome=outcome, flow_seq=flow_seq))
+
+    def add_payout_batch(self, fiat: Currency, message_id: str, execution_date: str) -> int:
+        seq = self.next_seq("payout_batches")
+        self.conn.execute(t.payout_batches.insert().values(
+            seq=seq, fiat=fiat.value, message_id=message_id, created_at_ns=self.now_ns,
+            execution_date=execution_date, status="pending"))
+        return seq
+
+    def set_payout_batch(self, seq: int, status: str, file_name: str | None) -> None:
+        self.conn.execute(t.payout_batches.update().where(t.payout_batches.c.seq == seq).values(
+            status=status, file_name=file_name))
+
+
+class SqlIssuanceStore:
+    """Reads, and units of work, over the issuance tables."""
+
+    def __init__(self, engine: Engine, ledger: SqlLedger) -> None:
+        self.engine = engine
+        self.ledger = ledger
+
+    @contextmanager
+    def unit_of_work(self, now_ns: int) -> Iterator[SqlIssuanceUow]:
+        with self.engine.begin() as conn:
+            yield SqlIssuanceUow(conn, self.ledger, now_ns)
+
+    def _all(self, q: sa.Select[Any]) -> list[Any]:
+        with read_connection(self.engine) as conn:
+            return list(conn.execute(q))
+
+    # --- customers ----------------------------------------------------------------------------------------
+    def customer(self, customer_id: str) -> iss.Customer:
+        rows = self._all(sa.select(t.customers).where(t.customers.c.id == customer_id))
+        if not rows:
+            raise NotFoundError(f"customer {customer_id} not found", code="customer_not_found")
+        return _customer(rows[0])
+
+    def customers(self) -> list[iss.Customer]:
+        return [_customer(r) for r in self._all(sa.select(t.customers).order_by(t.customers.c.seq))]
+
+    def deposit_references(self) -> dict[str, str]:
+        return {r.deposit_reference: r.id for r in self._all(sa.select(t.customers))}
+
+    def bank_accounts(self, customer_id: str | None = None) -> list[iss.VerifiedBankAccount]:
+        q = sa.select(t.bank_accounts)
+        if customer_id is not None:
+            q = q.where(t.bank_accounts.c.customer_id == customer_id)
+        return [iss.VerifiedBankAccount(r.customer_id, r.account, r.scheme, r.holder_name, Currency(r.currency), r.bic)
+                for r in self._all(q)]
+
+    def wallets(self, customer_id: str | None = None) -> list[iss.WhitelistedWallet]:
+        q = sa.select(t.wallets).order_by(t.wallets.c.verified_at_ns)
+        if customer_id is not None:
+            q = q.where(t.wallets.c.customer_id == customer_id)
+        return [iss.WhitelistedWallet(r.customer_id, r.address, int(r.verified_at_ns)) for r in self._all(q)]
+
+    def coin_config(self, fiat: Currency) -> iss.CoinConfig:
+        rows = self._all(sa.select(t.coins).where(t.coins.c.fiat == fiat.value))
+        if not rows:
+            raise NotFoundError(f"no coin is configured for {fiat}", code="coin_not_configured")
+        r = rows[0]
+        return iss.CoinConfig(Currency(r.fiat), r.licence_number, r.mainland_approval_reference,
+                              int(r.subscription_fee_bps), int(r.redemption_fee_bps))
+
+    # --- flows --------------------------------------------------------------------------------------------
+    def subscriptions(self, fiat: Currency | None = None, statuses: Iterable[str] | None = None,
+                      limit: int = 1_000, after_seq: int = 0) -> list[Any]:
+        q = sa.select(t.subscriptions).where(t.subscriptions.c.seq > after_seq)
+        if fiat is not None:
+            q = q.where(t.subscriptions.c.fiat == fiat.value)
+        if statuses is not None:
+            q = q.where(t.subscriptions.c.status.in_(list(statuses)))
+        return self._all(q.order_by(t.subscriptions.c.seq).limit(limit))
+
+    def subscription(self, seq: int) -> Any:
+        rows = self._all(sa.select(t.subscriptions).where(t.subscriptions.c.seq == seq))
+        if not rows:
+            raise NotFoundError(f"subscription {seq} not found", code="subscription_not_found")
+        return rows[0]
+
+    def mint_batches(self, status: str | None = None) -> list[Any]:
+        q = sa.select(t.mint_batches).order_by(t.mint_batches.c.seq)
+        if status is not None:
+            q = q.where(t.mint_batches.c.status == status)
+        return self._all(q)
+
+    def mint_batch(self, seq: int) -> Any:
+        rows = self._all(sa.select(t.mint_batches).where(t.mint_batches.c.seq == seq))
+        if not rows:
+            raise NotFoundError(f"mint batch {seq} not found", code="mint_batch_not_found")
+        return rows[0]
+
+    def batch_subscriptions(self, batch_seq: int) -> list[Any]:
+        return self._all(sa.select(t.subscriptions).where(t.subscriptions.c.mint_batch == batch_seq)
+                         .order_by(t.subscriptions.c.seq))
+
+    def redemptions(self, fiat: Currency | None = None, statuses: Iterable[str] | None = None,
+                    limit: int = 1_000, customer_id: str | None = None, after_seq: int = 0) -> list[Any]:
+        q = sa.select(t.redemptions).where(t.redemptions.c.seq > after_seq)
+        if fiat is not None:
+            q = q.where(t.redemptions.c.fiat == fiat.value)
+        if statuses is not None:
+            q = q.where(t.redemptions.c.status.in_(list(statuses)))
+        if customer_id is not None:
+            q = q.where(t.redemptions.c.customer_id == customer_id)
+        return self._all(q.order_by(t.redemptions.c.seq).limit(limit))
+
+    def redemption(self, seq: int) -> Any:
+        rows = self._all(sa.select(t.redemptions).where(t.redemptions.c.seq == seq))
+        if not rows:
+            raise NotFoundError(f"redemption {seq} not found", code="redemption_not_found")
+        return rows[0]
+
+    def redemption_by_key(self, key: str) -> Any | None:
+        rows = self._all(sa.select(t.redemptions).where(t.redemptions.c.idempotency_key == key))
+        return rows[0] if rows else None
+
+    def payout_batches(self, status: str | None = None) -> list[Any]:
+        q = sa.select(t.payout_batches).order_by(t.payout_batches.c.seq)
+        if status is not None:
+            q = q.where(t.payout_batches.c.status == status)
+        return self._all(q)
+
+    def batch_redemptions(self, batch_seq: int) -> list[Any]:
+        return self._all(sa.select(t.redemptions).where(t.redemptions.c.payout_batch == batch_seq)
+                         .order_by(t.redemptions.c.seq))
+
+    def suspense(self, status: str | None = "open") -> list[Any]:
+        q = sa.select(t.suspense_credits).order_by(t.suspense_credits.c.seq)
+        if status is not None:
+            q = q.where(t.suspense_credits.c.status == status)
+        return self._all(q)
+
+    def transitions(self, flow: str, flow_seq: int) -> list[Any]:
+        return self._all(sa.select(t.transitions).where(
+            (t.transitions.c.flow == flow) & (t.transitions.c.flow_seq == flow_seq)).order_by(t.transitions.c.id))
+
+    def unclaimed_transfers_in(self, cursor: str, to_address: str, limit: int = 1_000) -> list[CoinTransferIn]:
+        """Indexed coin transfers into `to_address` that no redemption has claimed yet, oldest first."""
+        ev = chain_events
+        key = sa.func.concat(ev.c.tx_hash, ":", ev.c.log_index) if self.engine.dialect.name != "sqlite" else (
+            ev.c.tx_hash + ":" + sa.cast(ev.c.log_index, sa.String))
+        q = (sa.select(ev.c.tx_hash, ev.c.log_index, ev.c.sender, ev.c.value_base_units, ev.c.block_number)
+             .where((ev.c.cursor == cursor) & (ev.c.event == "Transfer") & (ev.c.receiver == to_address.lower()))
+             .where(~sa.exists().where(t.claimed_events.c.event_key == key))
+             .order_by(ev.c.block_number, ev.c.log_index).limit(limit))
+        return [CoinTransferIn(f"{r.tx_hash}:{r.log_index}", r.sender, int(r.value_base_units), r.tx_hash,
+                               int(r.block_number)) for r in self._all(q)]

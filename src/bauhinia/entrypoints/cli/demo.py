@@ -1,0 +1,189 @@
+"""`bauhinia demo`: the issuer's main job end to end on the embedded defaults (SQLite file, in-process EVM).
+
+A Shenzhen exporter's Hong Kong subsidiary and a Hong Kong importer are onboarded with verified bank accounts and
+wallets; the bank's camt.054 with their deposits is read; CNH coins are minted against the reserve; the importer
+pays the exporter on chain; the exporter redeems; the payout pain.001 is written; the bank's end-of-day camt.053
+settles it; bank, ledger and chain are shown to agree and the ledger's invariants are checked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_account import Account as EthAccount
+from eth_account.messages import encode_defunct
+from rich.console import Console
+from rich.table import Table
+
+from bauhinia.domain import issuance as iss
+from bauhinia.domain.issuance import Book
+from bauhinia.domain.money import Amount, Currency, minor_to_base_units
+
+console = Console()
+
+
+def register(root: typer.Typer) -> None:
+    root.command("demo")(demo)
+
+
+def _step(n: int, text: str) -> None:
+    console.print(f"\n[bold cyan]{n}.[/bold cyan] [bold]{text}[/bold]")
+
+
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the demo's database and bank files go (wiped first)")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """Run the issuance lifecycle on the embedded defaults and print what happened."""
+    from bauhinia.adapters.bank.simulator import SimEntry, camt053, camt054
+    from bauhinia.bootstrap import Container
+    from bauhinia.config import Settings
+    from bauhinia.services import issuance as svc
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = Settings(
+        data_dir=data_dir, database_url="", chain_rpc_url="",
+        cnh_mainland_approval_reference=os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE",
+                                                       "PBOC-CB-DEMO-2025-001"),
+        coverage_buffer_bps=50, subscription_fee_bps=0, redemption_fee_bps=10,
+    )
+    c = Container(settings)
+    ctx = c.issuance
+    cnh = Currency.CNH
+    chain = ctx.chains[cnh]
+    console.rule("[bold]Bauhinia demo: CNH coin issuance and redemption at par[/bold]")
+    console.print(f"database {settings.resolved_database_url()}, in-process EVM chain id {chain.w3.eth.chain_id}")
+
+    _step(1, "Coins configured and the issuer's capital paid into the reserve")
+    for fiat in (Currency.CNH, Currency.HKD):
+        svc.configure_coin(ctx, iss.CoinConfig(
+            fiat, settings.licence_number,
+            settings.cnh_mainland_approval_reference if fiat is Currency.CNH else None,
+            settings.subscription_fee_bps, settings.redemption_fee_bps))
+        svc.fund_issuer_capital(ctx, fiat, 500_000_00, f"capital-{fiat.value}-2026")
+    status = chain.status()
+    console.print(f"CNH coin {status.address} licence {status.licence_number}, mainland approval "
+                  f"{status.approval_reference}; issuer capital CNH 500,000.00 in reserve (coverage buffer "
+                  f"{settings.coverage_buffer_bps} bps)")
+
+    _step(2, "Customers onboarded: verified bank accounts in their own names, wallets proven by signature")
+    people = {
+        "szx-hk": ("Huaxin Electronics (HK) Ltd", "004-555-100200-838"),
+        "kln-imp": ("Kowloon Importers Ltd", "024-888-300400-101"),
+    }
+    keys = {cid: EthAccount.create() for cid in people}
+    for cid, (name, bank_acct) in people.items():
+        customer = svc.onboard_customer(ctx, cid, name, cleared=True)
+        svc.add_bank_account(ctx, iss.VerifiedBankAccount(cid, bank_acct, "BBAN", name, cnh, "HSBCHKHHXXX"))
+        nonce = secrets.token_hex(8)
+        message = iss.wallet_challenge(cid, keys[cid].address, nonce)
+        sig = EthAccount.sign_message(encode_defunct(text=message), keys[cid].key).signature.hex()
+        svc.verify_wallet(ctx, cid, keys[cid].address, nonce, sig)
+        console.print(f"{name}: deposit reference [bold]{customer.deposit_reference}[/bold], "
+                      f"wallet {keys[cid].address}")
+    c.chains.sender.fund([k.address for k in keys.values()], 10**18)
+    refs = {cid: ctx.store.customer(cid).deposit_reference for cid in people}
+
+    _step(3, "The bank's camt.054 credit notification arrives with the deposits")
+    now = datetime.now(UTC)
+    deposits = [
+        SimEntry(1_000_000_00, True, "HSBC-IN-0001", f"SUBSCRIPTION {refs['kln-imp']}", "Kowloon Importers Ltd",
+                 "024-888-300400-101"),
+        SimEntry(250_000_00, True, "HSBC-IN-0002", f"{refs['szx-hk']} TOP UP", "Huaxin Electronics (HK) Ltd",
+                 "004-555-100200-838"),
+        SimEntry(12_345_67, True, "HSBC-IN-0003", "INVOICE 8812 PAYMENT", "Unknown Trading Co", "999-000-1"),
+    ]
+    inbox = settings.bank_dir() / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "camt054-0001.xml").write_bytes(camt054("HSBC-NTF-0001", now, settings.reserve_account_cnh, "CNH",
+                                                     deposits))
+    report = svc.ingest_bank_files(ctx)
+    console.print(f"{report.subscriptions} subscriptions received, {report.suspense} credit to suspense "
+                  "(no customer reference: an operator task is opened)")
+    (inbox / "camt054-0001-again.xml").write_bytes(camt054("HSBC-NTF-0001", now, settings.reserve_account_cnh,
+                                                           "CNH", deposits))
+    again = svc.ingest_bank_files(ctx)
+    console.print(f"the same notification sent twice is quarantined: {again.quarantined[0][1]}")
+
+    _step(4, "CNH coins minted against received funds, gated by reserve coverage")
+    mint = svc.run_subscriptions(ctx, cnh)
+    console.print(f"{mint.minted} subscriptions minted in {mint.batches} batch transaction(s): "
+                  f"{Amount(mint.minted_base_units, Currency.BCNH).format()}")
+    for cid in people:
+        console.print(f"  {people[cid][0]}: {Amount(chain.balance_of(keys[cid].address), Currency.BCNH).format()}")
+
+    _step(5, "The importer pays the exporter 300,000.00 CNH coins on chain")
+    chain.transfer_as(keys["kln-imp"], keys["szx-hk"].address, minor_to_base_units(300_000_00),
+                      idempotency_key="demo:pay-invoice-8812")
+    for cid in people:
+        console.print(f"  {people[cid][0]}: {Amount(chain.balance_of(keys[cid].address), Currency.BCNH).format()}")
+
+    _step(6, "The exporter redeems 400,000.00 CNH: coins sent in, burned, payout file written")
+    red = svc.request_redemption(ctx, iss.RedemptionRequest("szx-hk", Currency.BCNH, 400_000_00,
+                                                            keys["szx-hk"].address, "004-555-100200-838",
+                                                            "demo:redeem-1"))
+    coins = Amount(minor_to_base_units(400_000_00), Currency.BCNH).format()
+    console.print(f"redemption {red.seq} requested: send {coins} to {chain.redemption_address}")
+    chain.transfer_as(keys["szx-hk"], chain.redemption_address, minor_to_base_units(400_000_00),
+                      idempotency_key="demo:redeem-1:send")
+    rr = svc.run_redemptions(ctx, cnh)
+    red = ctx.store.redemption(red.seq)
+    pays = Amount(red.amount_minor - red.fee_minor, cnh).format()
+    console.print(f"burned {rr.burned}; payout file {', '.join(rr.payout_files)} "
+                  f"(fee {Amount(red.fee_minor, cnh).format()}, pays {pays})")
+    for age in svc.redemption_tracker(ctx):
+        console.print(f"  redemption {age.seq}: {age.status}, deadline {age.deadline.isoformat()} "
+                      f"({age.time_left_s // 3600} h left, {age.level})")
+
+    _step(7, "The bank's end-of-day camt.053 shows the deposits and the payout debit: payout settled")
+    ref = svc.payout_reference(cnh, red.seq)
+    entries = [*deposits, SimEntry(red.amount_minor - red.fee_minor, False, "HSBC-OUT-0001", f"/ROC/{ref}",
+                                   end_to_end_id=ref)]
+    (inbox / "camt053-0001.xml").write_bytes(camt053("HSBC-STM-0001", now, settings.reserve_account_cnh, "CNH",
+                                                     0, entries))
+    st = svc.ingest_bank_files(ctx)
+    console.print(f"{st.payouts_settled} payout settled; {st.duplicate_entries} entries already booked from "
+                  "the notification were skipped")
+    console.print(f"redemption {red.seq}: {ctx.store.redemption(red.seq).status}")
+
+    _step(8, "Bank, ledger and chain agree")
+    closing = sum(e.amount_minor if e.credit else -e.amount_minor for e in entries)
+    cash = ctx.ledger.account(iss.book_account_id(cnh, Book.RESERVE_CASH)).posted
+    capital = 500_000_00
+    supply = svc.supply_check(ctx, cnh)
+    table = Table(title="CNH coin")
+    table.add_column("figure")
+    table.add_column("bank", justify="right")
+    table.add_column("ledger", justify="right")
+    table.add_column("chain", justify="right")
+    table.add_row("reserve cash from customers (CNH)", Amount(closing, cnh).format(),
+                  Amount(cash - capital, cnh).format(), "")
+    table.add_row("coins outstanding (CNH at par)", "", Amount(supply["ledger_outstanding_minor"], cnh).format(),
+                  Amount(supply["chain_supply_base_units"], Currency.BCNH).format())
+    fees = ctx.ledger.account(iss.book_account_id(cnh, Book.FEE_INCOME)).posted
+    suspense = ctx.ledger.account(iss.book_account_id(cnh, Book.SUSPENSE)).posted
+    table.add_row("fee income / suspense", "", f"{Amount(fees, cnh).format()} / {Amount(suspense, cnh).format()}",
+                  "")
+    console.print(table)
+    ok_bank = closing == cash - capital
+    ok_chain = supply["difference_base_units"] == 0
+    ok_books = closing == supply["ledger_outstanding_minor"] + fees + suspense
+    report_inv = ctx.ledger.check_invariants()
+    console.print(f"bank = ledger: {'[green]yes[/green]' if ok_bank else '[red]NO[/red]'}; "
+                  f"ledger = chain: {'[green]yes[/green]' if ok_chain else '[red]NO[/red]'}; "
+                  f"cash = coins + fees + suspense: {'[green]yes[/green]' if ok_books else '[red]NO[/red]'}; "
+                  f"ledger invariants: {'[green]hold[/green]' if report_inv.ok else '[red]BROKEN[/red]'} "
+                  f"({report_inv.transfers_checked} transfers)")
+    for line in ctx.events:
+        console.print(f"  [dim]{line}[/dim]")
+    c.close()
+    if not (ok_bank and ok_chain and ok_books and report_inv.ok):
+        raise typer.Exit(1)
