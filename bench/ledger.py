@@ -5,7 +5,7 @@ each customer funded first; then random transfers between customers, of which ab
 payer holds and must be rejected for insufficient funds. Durable settings: SQLite WAL + synchronous=FULL,
 PostgreSQL defaults (fsync on, synchronous_commit on). Transfer objects are built before the clock starts.
 
-Usage: python bench/ledger.py [--quick] [--transfers N] [--accounts N] [--no-postgres]
+Usage: python bench/ledger.py [--quick] [--transfers N] [--accounts N] [--no-postgres] [--out FILE]
 Prints its figures and writes bench/results/ledger.json.
 """
 
@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--singles", type=int)
     ap.add_argument("--naive", type=int)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the figures (JSON)")
     args = ap.parse_args()
     n_tr = args.transfers or (20_000 if args.quick else 1_000_000)
     n_acc = args.accounts or (1_000 if args.quick else 10_000)
@@ -181,9 +182,10 @@ def main() -> None:
 
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(f"peak RSS: {out['peak_rss_mb']} MB; batched vs naive: {out['sqlite_batched_vs_naive_ratio']}x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    out["quick"] = args.quick
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
