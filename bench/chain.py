@@ -3,9 +3,11 @@ node, and the indexer's events per second. Prints the figures and writes bench/r
 
     .venv/bin/python bench/chain.py [--quick]
 
-Every transaction goes through the real adapter path: dry run, local signing, journal row committed before
-broadcast, bounded wait for the receipt. The Hardhat node is started on a free 127.0.0.1 port if installed
-(node_modules/.bin/hardhat); without it the node figures are null.
+Every transaction goes through the real adapter path: a dry run (single mints) or the off-chain state check
+(batch mints), local signing, journal row committed before broadcast, bounded wait for the receipt. The
+embedded figures are on the default engine (revm through pyrevm); `embedded_pyevm_*` are the same batch
+mints on web3's EthereumTesterProvider (py-evm), for comparison. The Hardhat node is started on a free
+127.0.0.1 port if installed (node_modules/.bin/hardhat); without it the node figures are null.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from eth_account import Account
 from web3 import Web3
 
 from bauhinia.adapters.chain.deploy import deploy_coin
-from bauhinia.adapters.chain.embedded import make_embedded_chain, make_memory_engine
+from bauhinia.adapters.chain.embedded import EMBEDDED_ENGINE_DEFAULT, make_embedded_chain, make_memory_engine
 from bauhinia.adapters.chain.indexer import ChainIndexer
 from bauhinia.adapters.chain.journal import TxJournal
 from bauhinia.adapters.chain.keys import RoleKeys
@@ -95,16 +97,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small run (for tests)")
     args = parser.parse_args(argv)
     singles, batches = (10, 1) if args.quick else (200, 8)
-    results: dict[str, Any] = {"batch_size_credits": BATCH, "quick": args.quick}
+    embedded_batches, pyevm_batches = (2, 1) if args.quick else (40, 4)
+    results: dict[str, Any] = {"batch_size_credits": BATCH, "quick": args.quick,
+                               "embedded_engine": EMBEDDED_ENGINE_DEFAULT}
 
     embedded = make_embedded_chain(coins=(Currency.BHKD,))
     chain = embedded.for_coin(Currency.BHKD)
     _attest(chain, embedded.w3)
     results["embedded_single_mints_per_s"] = round(_single_mints(chain, singles, "e"), 1)
-    results["embedded_batched_mint_credits_per_s"] = round(_batched(chain, batches, "e"), 1)
+    results["embedded_batched_mint_credits_per_s"] = round(_batched(chain, embedded_batches, "e"), 1)
     rate, events = _index(embedded.engine, embedded.w3, chain)
     results["indexer_embedded_events_per_s"] = round(rate, 1)
     results["indexer_embedded_events"] = events
+
+    pyevm = make_embedded_chain(coins=(Currency.BHKD,), engine_name="py-evm")
+    pyevm_chain = pyevm.for_coin(Currency.BHKD)
+    _attest(pyevm_chain, pyevm.w3)
+    results["embedded_pyevm_batched_mint_credits_per_s"] = round(_batched(pyevm_chain, pyevm_batches, "p"), 1)
 
     node = _start_node()
     results["node_single_mints_per_s"] = None

@@ -16,10 +16,11 @@ from bauhinia.domain.money import Currency
 UNIT = 10**6
 
 
-def test_embedded_chain_mints_idempotently_and_indexes(db_url: str) -> None:
+@pytest.mark.parametrize("engine_name", ["revm", "py-evm"])
+def test_embedded_chain_mints_idempotently_and_indexes(db_url: str, engine_name: str) -> None:
     engine = make_engine(db_url)
     migrate(engine)
-    chains = make_embedded_chain(engine)
+    chains = make_embedded_chain(engine, engine_name=engine_name)
     bcnh, bhkd = chains.for_coin(Currency.CNH), chains.for_coin(Currency.HKD)
     assert bcnh.status().approval_reference and not bhkd.status().approval_reference
     alice = Account.create().address
@@ -46,6 +47,30 @@ def test_embedded_chain_mints_idempotently_and_indexes(db_url: str) -> None:
     assert indexer.catch_up() == 0  # idempotent at the head
     with pytest.raises(ValidationError):
         bhkd.mint("not-an-address", 1, idempotency_key="e-bad")
+    # Batch mints are checked off-chain (no dry run): refused before signing, nothing journaled.
+    with pytest.raises(RefusedError, match="reserve exceeded"):
+        bhkd.batch_mint([(alice, 1)], idempotency_key="e-4")
+    assert bhkd.tx("e-4") is None
+
+
+@pytest.mark.parametrize("engine_name", ["revm", "py-evm"])
+def test_batch_mint_to_a_frozen_receiver_reverts_on_chain_with_the_reason(engine_name: str) -> None:
+    chains = make_embedded_chain(coins=(Currency.BHKD,), engine_name=engine_name)
+    bhkd = chains.for_coin(Currency.HKD)
+    now = int(chains.w3.eth.get_block("latest")["timestamp"])
+    bhkd.attest_reserve(100 * UNIT, now, b"\x02" * 32, idempotency_key="f-att")
+    frozen, other = Account.create().address, Account.create().address
+    bhkd.freeze([frozen], idempotency_key="f-freeze")
+    with pytest.raises(RefusedError, match="reverted on chain: frozen") as refused:
+        bhkd.batch_mint([(other, UNIT), (frozen, UNIT)], idempotency_key="f-batch")
+    assert refused.value.code == "chain_reverted"
+    tx = bhkd.tx("f-batch")
+    assert tx is not None and tx.succeeded is False  # journaled and mined, as a revert
+    assert bhkd.total_supply() == 0 and bhkd.balance_of(other) == 0  # the batch reverted as one
+    with pytest.raises(RefusedError, match="reverted on chain"):  # a retry with the key reports it again
+        bhkd.batch_mint([(other, UNIT), (frozen, UNIT)], idempotency_key="f-batch")
+    bhkd.batch_mint([(other, UNIT)], idempotency_key="f-batch-2")
+    assert bhkd.balance_of(other) == UNIT
 
 
 def test_keystore_round_trip(tmp_path: object) -> None:

@@ -77,7 +77,7 @@ def _bytes(value: Any) -> bytes:
 
 
 def _addr(value: Any) -> str:
-    """Lower-case 0x address from text or bytes."""
+    """Lower-case 0x text of an address or hash, from text or bytes."""
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     return str(value).lower()
@@ -143,7 +143,7 @@ class RevmNode:
         parent = self.blocks[-1]["hash"] if self.blocks else _ZERO32
         digest = keccak(_bytes(parent) + number.to_bytes(8, "big") + timestamp.to_bytes(8, "big")
                         + b"".join(_bytes(h) for h in tx_hashes))
-        block = {
+        block: dict[str, Any] = {
             "number": hex(number), "hash": "0x" + digest.hex(), "parentHash": parent, "timestamp": hex(timestamp),
             "gasLimit": hex(self.block_gas_limit), "gasUsed": hex(gas_used), "baseFeePerGas": "0x0",
             "miner": self.coinbase, "difficulty": "0x0", "totalDifficulty": "0x0", "extraData": "0x",
@@ -229,7 +229,7 @@ class RevmNode:
             raise RpcError(f"invalid chain id {chain_id}")
         sender = Account.recover_transaction(raw).lower()
         to = _addr(to_raw) if to_raw else None
-        extra = {"type": hex(tx_type), "chainId": hex(self.chain_id), "v": hex(int(fields.get("v", 0))),
+        extra: dict[str, Any] = {"type": hex(tx_type), "chainId": hex(self.chain_id), "v": hex(int(fields.get("v", 0))),
                  "r": hex(int(fields.get("r", 0))), "s": hex(int(fields.get("s", 0)))}
         if tx_type == 2:
             extra.update(maxFeePerGas=hex(max_fee), maxPriorityFeePerGas=hex(priority), accessList=[])
@@ -310,7 +310,7 @@ class RevmNode:
 
     def get_logs(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         if query.get("blockHash"):
-            number = self.by_hash.get(str(query["blockHash"]).lower())
+            number = self.by_hash.get(_addr(query["blockHash"]))
             if number is None:
                 return []
             first = last = number
@@ -365,7 +365,7 @@ class RevmProvider(BaseProvider):
             return _full_block(n, n.block(p[0] if p else "latest"), bool(p[1]) if len(p) > 1 else False)
 
         def block_by_hash(p: list[Any]) -> Any:
-            number = n.by_hash.get(str(p[0]).lower())
+            number = n.by_hash.get(_addr(p[0]))
             return None if number is None else _full_block(n, n.blocks[number], bool(p[1]) if len(p) > 1 else False)
 
         return {
@@ -386,8 +386,8 @@ class RevmProvider(BaseProvider):
             "eth_maxPriorityFeePerGas": lambda p: hex(10**9),
             "eth_sendRawTransaction": lambda p: n.send_raw(_bytes(p[0])),
             "eth_sendTransaction": lambda p: n.send_unsigned(p[0]),
-            "eth_getTransactionByHash": lambda p: n.txs.get(str(p[0]).lower()),
-            "eth_getTransactionReceipt": lambda p: n.receipts.get(str(p[0]).lower()),
+            "eth_getTransactionByHash": lambda p: n.txs.get(_addr(p[0])),
+            "eth_getTransactionReceipt": lambda p: n.receipts.get(_addr(p[0])),
             "eth_getLogs": lambda p: n.get_logs(p[0] if p else {}),
         }
 
