@@ -1,0 +1,532 @@
+"""Compliance use cases: onboard (CDD + screening), re-screen on list changes, review false positives, screen a
+payment counterparty, run monitoring over a batch of events, and handle cases (assign, note, escalate, close,
+export an STR, request / approve a wallet freeze).
+
+Every function takes what it needs explicitly (the store, the screener, the chain, `now_ns`, `today`) so the
+bootstrap and the entry points wire them. The second-person rule for freezes is enforced in domain.cases, so it
+holds whether or not the maker-checker approvals service is wired in front of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bauhinia.domain import cases as cs
+from bauhinia.domain import cdd
+from bauhinia.domain import monitoring as mon
+from bauhinia.domain.compliance import (
+    PartySchema,
+    ReviewedFalsePositive,
+    ScreeningDecision,
+    ScreeningHit,
+    ScreeningOutcome,
+    WalletAssessment,
+    WalletDecision,
+    best_hits,
+    decide_screening,
+)
+from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
+from bauhinia.ports import ChainFreezer, ComplianceStore, Screener
+
+LIST_VERSION_KEY = "screened_list_version"
+hits_per_party_max = 10
+customers_per_rescreen_max = 1_000_000
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Screening a party
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartyScreening:
+    party_id: str
+    outcome: ScreeningOutcome
+
+
+def screen_party(
+    screener: Screener, customer_id: str, party: cdd.Party, reviewed: Sequence[ReviewedFalsePositive] = ()
+) -> ScreeningOutcome:
+    """Every name of the party, with date of birth and nationality as evidence; reviewed false positives of this
+    customer suppress their entity while its listed record is unchanged."""
+    hits: list[ScreeningHit] = []
+    for name in party.names:
+        if isinstance(party, cdd.NaturalPerson):
+            dob = party.date_of_birth.isoformat() if party.date_of_birth else ""
+            hits.extend(screener.screen_name(name, PartySchema.PERSON, dob, party.nationality))
+        else:
+            hits.extend(screener.screen_name(name, PartySchema.COMPANY, "", party.incorporation_country))
+    return decide_screening(customer_id, best_hits(hits, hits_per_party_max) if hits else (), reviewed)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRecordData:
+    """What the store records for one screening (same fields as the repository's ScreeningRecord)."""
+
+    subject_id: str
+    party_id: str
+    context: str
+    list_version: str
+    decision: ScreeningDecision
+    hits: tuple[ScreeningHit, ...]
+    suppressed: tuple[ScreeningHit, ...]
+    screened_at_ns: int
+
+
+def _screen_all_parties(
+    store: ComplianceStore, screener: Screener, customer: cdd.Customer, context: str, now_ns: int
+) -> list[PartyScreening]:
+    reviewed = store.false_positives(customer.customer_id)
+    results: list[PartyScreening] = []
+    for party in customer.parties:
+        outcome = screen_party(screener, customer.customer_id, party, reviewed)
+        results.append(PartyScreening(party.party_id, outcome))
+        store.add_screening(ScreeningRecordData(
+            customer.customer_id, party.party_id, context, screener.list_version, outcome.decision,
+            outcome.hits, outcome.suppressed, now_ns,
+        ))
+    return results
+
+
+def _worst(results: Iterable[PartyScreening]) -> tuple[cdd.OnboardingDecision, str]:
+    results = list(results)
+    decision, reason = cdd.decide_onboarding(r.outcome.decision for r in results)
+    named = [
+        f"{r.party_id} ~ {h.entity_id} '{h.matched_name}' ({h.score:.2f})"
+        for r in results for h in r.outcome.hits[:1]
+    ]
+    if named:
+        reason += ": " + "; ".join(named)
+    return decision, reason
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Onboarding
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OnboardingResult:
+    customer_id: str
+    decision: cdd.OnboardingDecision
+    reason: str
+    assessment: cdd.RiskAssessment
+    owners: tuple[cdd.BeneficialOwner, ...]
+    screening: tuple[PartyScreening, ...]
+
+
+def onboard_customer(
+    store: ComplianceStore,
+    screener: Screener,
+    customer: cdd.Customer,
+    *,
+    actor: str,
+    now_ns: int,
+    today: date,
+    rules: cdd.RiskRules = cdd.DEFAULT_RISK_RULES,
+) -> OnboardingResult:
+    """CDD (beneficial owners, risk rating, review date) and screening of every party. A sanctioned party is
+    refused; a possible match is held for a compliance officer. The record is kept whatever the decision."""
+    try:
+        store.get_customer(customer.customer_id)
+    except NotFoundError:
+        pass
+    else:
+        raise ConflictError(f"customer {customer.customer_id} is already onboarded", code="customer_exists")
+    owners = cdd.beneficial_owners(customer)
+    assessment = cdd.assess_risk(customer, today, rules)
+    with store.transaction() as tx:
+        results = _screen_all_parties(tx, screener, customer, "onboarding", now_ns)
+        decision, reason = _worst(results)
+        tx.put_customer(customer, decision, reason, assessment, owners, screener.list_version, actor, now_ns)
+    return OnboardingResult(customer.customer_id, decision, reason, assessment, owners, tuple(results))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Re-screening
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    customer_id: str
+    before: cdd.OnboardingDecision
+    after: cdd.OnboardingDecision
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RescreenResult:
+    list_version: str
+    skipped: bool  # lists unchanged since the last re-screen
+    screened: int
+    changes: tuple[StatusChange, ...] = field(default=())
+
+
+def _rescreen_one(
+    store: ComplianceStore, screener: Screener, stored: Any, actor: str, now_ns: int, context: str
+) -> StatusChange | None:
+    customer: cdd.Customer = stored.customer
+    with store.transaction() as tx:
+        results = _screen_all_parties(tx, screener, customer, context, now_ns)
+        decision, reason = _worst(results)
+        before: cdd.OnboardingDecision = stored.status
+        # A refusal stands until a person lifts it; otherwise the current screening decides.
+        after = before if before is cdd.OnboardingDecision.REFUSED else decision
+        tx.set_list_version(customer.customer_id, screener.list_version)
+        if after is not before:
+            tx.set_customer_status(customer.customer_id, after, f"{context}: {reason}", actor, now_ns)
+            return StatusChange(customer.customer_id, before, after, reason)
+    return None
+
+
+def rescreen_all(
+    store: ComplianceStore, screener: Screener, *, actor: str, now_ns: int, force: bool = False
+) -> RescreenResult:
+    """Screen every customer again when the lists changed since the last run (or always, with `force`).
+    A customer listed after onboarding moves to refused (hit) or held (possible match)."""
+    version = screener.list_version
+    if not force and store.get_state(LIST_VERSION_KEY) == version:
+        return RescreenResult(version, True, 0)
+    changes: list[StatusChange] = []
+    customers = store.list_customers()
+    if len(customers) > customers_per_rescreen_max:
+        raise ValidationError(f"more than {customers_per_rescreen_max} customers in one re-screen")
+    for stored in customers:
+        if stored.customer.relationship_ended_on is not None:
+            continue
+        change = _rescreen_one(store, screener, stored, actor, now_ns, "rescreen")
+        if change is not None:
+            changes.append(change)
+    store.set_state(LIST_VERSION_KEY, version)
+    return RescreenResult(version, False, len(customers), tuple(changes))
+
+
+def review_false_positive(
+    store: ComplianceStore,
+    screener: Screener,
+    customer_id: str,
+    entity_id: str,
+    *,
+    reviewer: str,
+    reason: str,
+    now_ns: int,
+) -> StatusChange | None:
+    """A compliance officer found `entity_id` is not this customer: remember it (for this customer and this
+    version of the listed record) and decide the customer's status again."""
+    stored = store.get_customer(customer_id)
+    fingerprint = None
+    for record in reversed(store.screenings(customer_id)):
+        for hit in record.hits:
+            if hit.entity_id == entity_id:
+                fingerprint = hit.entity_fingerprint
+                break
+        if fingerprint is not None:
+            break
+    if fingerprint is None:
+        raise NotFoundError(f"customer {customer_id} has no open screening hit on {entity_id}")
+    store.add_false_positive(ReviewedFalsePositive(customer_id, entity_id, fingerprint, reviewer, reason, now_ns))
+    return _rescreen_one(store, screener, stored, reviewer, now_ns, "review")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Payment counterparties and occasional transactions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CounterpartyResult:
+    payment_id: str
+    decision: ScreeningDecision
+    hits: tuple[ScreeningHit, ...]
+    wallet: WalletAssessment | None
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision is ScreeningDecision.HIT or (
+            self.wallet is not None and self.wallet.decision is WalletDecision.BLOCK
+        )
+
+    @property
+    def needs_review(self) -> bool:
+        return not self.blocked and (
+            self.decision is ScreeningDecision.REVIEW
+            or (self.wallet is not None and self.wallet.decision is WalletDecision.ALERT)
+        )
+
+
+def screen_counterparty(
+    store: ComplianceStore,
+    screener: Screener,
+    *,
+    payment_id: str,
+    name: str,
+    schema: PartySchema | None = None,
+    date_of_birth: str = "",
+    nationality: str = "",
+    wallet_address: str = "",
+    now_ns: int,
+) -> CounterpartyResult:
+    """Screen the other side of a payment by name (and wallet, when there is one); the result is recorded."""
+    if not payment_id:
+        raise ValidationError("a counterparty screening needs the payment id")
+    hits = screener.screen_name(name, schema, date_of_birth, nationality)
+    outcome = decide_screening(f"payment:{payment_id}", hits, store.false_positives(f"counterparty:{name}"))
+    wallet = screener.screen_wallet(wallet_address) if wallet_address else None
+    store.add_screening(ScreeningRecordData(
+        f"payment:{payment_id}", "counterparty", "counterparty", screener.list_version, outcome.decision,
+        outcome.hits, outcome.suppressed, now_ns,
+    ))
+    return CounterpartyResult(payment_id, outcome.decision, outcome.hits, wallet)
+
+
+def check_occasional_transaction(
+    store: ComplianceStore, customer_id: str, amount_hkd_minor: int, linked_amounts_hkd_minor: Sequence[int] = ()
+) -> None:
+    """Refuse an occasional transaction of HK$8,000 or more for a customer whose identity is not verified."""
+    stored = store.get_customer(customer_id)
+    cdd.check_occasional_transaction(amount_hkd_minor, stored.customer.identity_verified, linked_amounts_hkd_minor)
+
+
+def delete_customer(store: ComplianceStore, customer_id: str, *, actor: str, today: date, now_ns: int) -> None:
+    """Delete a customer's records: refused before five years after the relationship ended."""
+    stored = store.get_customer(customer_id)
+    cdd.check_deletion_allowed(customer_id, stored.customer.relationship_ended_on, today)
+    store.delete_customer(customer_id, today, actor, now_ns)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringRun:
+    events_new: int
+    alerts: tuple[mon.Alert, ...]  # new alerts (already known ones are not repeated)
+    cases_opened: tuple[str, ...]
+    cases_updated: tuple[str, ...]
+
+
+def _listed_in(screener: Screener, events: Sequence[mon.MonitoredEvent]) -> dict[str, str]:
+    """Addresses of the window that the wallet screening blocks (OFAC digital currency addresses, blacklist)."""
+    listed: dict[str, str] = {}
+    for address in {a for e in events for a in (e.from_address, e.to_address) if a}:
+        assessment = screener.screen_wallet(address)
+        if assessment.decision is WalletDecision.BLOCK:
+            listed[assessment.address] = "; ".join(assessment.reasons)
+    return listed
+
+
+def _next_case_id(store: ComplianceStore) -> str:
+    return f"CASE-{store.case_count() + 1:06d}"
+
+
+def run_monitoring(
+    store: ComplianceStore,
+    screener: Screener,
+    events: Sequence[mon.MonitoredEvent],
+    *,
+    now_ns: int,
+    config: mon.MonitoringConfig | None = None,
+    actor: str = "monitoring",
+    open_cases: bool = True,
+) -> MonitoringRun:
+    """Evaluate the rules over a batch (with what the store knows of earlier activity); new alerts open a case
+    per subject, or join the subject's open case."""
+    subjects = {f.subject for e in events for f in mon.flows(e)}
+    previous = store.last_seen(subjects)
+    result = mon.evaluate(events, config, _listed_in(screener, events), previous)
+    opened: list[str] = []
+    updated: list[str] = []
+    with store.transaction() as tx:
+        new_events = tx.put_events(events)
+        new_alerts = tx.put_alerts(result.alerts, now_ns)
+        tx.set_last_seen({s: v for s, v in result.last_seen_ns.items() if s in subjects})
+        if open_cases and new_alerts:
+            open_by_subject = {c.subject: c for c in tx.list_cases() if c.is_open}
+            grouped: dict[str, list[mon.Alert]] = {}
+            for alert in new_alerts:
+                grouped.setdefault(alert.subject, []).append(alert)
+            for subject, alerts in grouped.items():
+                case = open_by_subject.get(subject)
+                if case is None:
+                    customer_id = "" if subject.lower().startswith("0x") else subject
+                    case, event = cs.open_case(_next_case_id(tx), alerts, actor, now_ns, customer_id)
+                    tx.save_case(case, event)
+                    opened.append(case.case_id)
+                    continue
+                for alert in alerts:
+                    case, event = cs.link_alert(case, alert, actor, now_ns)
+                    tx.save_case(case, event)
+                updated.append(case.case_id)
+    return MonitoringRun(new_events, tuple(new_alerts), tuple(opened), tuple(updated))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def open_case_from_alerts(
+    store: ComplianceStore, alert_ids: Sequence[str], *, actor: str, now_ns: int
+) -> cs.Case:
+    with store.transaction() as tx:
+        alerts = tx.get_alerts(alert_ids)
+        subject = alerts[0].subject
+        case, event = cs.open_case(_next_case_id(tx), alerts, actor, now_ns,
+                                   "" if subject.lower().startswith("0x") else subject)
+        tx.save_case(case, event)
+    return case
+
+
+def _apply(
+    store: ComplianceStore, case_id: str, change: Callable[[cs.Case], tuple[cs.Case, cs.CaseEvent]]
+) -> cs.Case:
+    with store.transaction() as tx:
+        case, event = change(tx.get_case(case_id))
+        tx.save_case(case, event)
+    return case
+
+
+def assign_case(store: ComplianceStore, case_id: str, assignee: str, *, actor: str, now_ns: int) -> cs.Case:
+    return _apply(store, case_id, lambda c: cs.assign(c, assignee, actor, now_ns))
+
+
+def note_case(store: ComplianceStore, case_id: str, text: str, *, actor: str, now_ns: int) -> cs.Case:
+    return _apply(store, case_id, lambda c: cs.add_note(c, text, actor, now_ns))
+
+
+def escalate_case(store: ComplianceStore, case_id: str, to: str, reason: str, *, actor: str, now_ns: int) -> cs.Case:
+    return _apply(store, case_id, lambda c: cs.escalate(c, to, reason, actor, now_ns))
+
+
+def close_case(
+    store: ComplianceStore, case_id: str, reason: cs.CloseReason, note: str, *, actor: str, now_ns: int
+) -> cs.Case:
+    return _apply(store, case_id, lambda c: cs.close(c, reason, note, actor, now_ns))
+
+
+def _subject_description(store: ComplianceStore, case: cs.Case) -> dict[str, Any]:
+    if not case.customer_id:
+        return {"kind": "wallet", "address": case.subject}
+    try:
+        stored = store.get_customer(case.customer_id)
+    except NotFoundError:
+        return {"kind": "customer", "customer_id": case.customer_id}
+    customer: cdd.Customer = stored.customer
+    return {
+        "kind": "customer",
+        "customer_id": customer.customer_id,
+        "names": list(customer.subject.names),
+        "risk_rating": stored.risk_rating.value,
+        "documents": [
+            {"type": d.doc_type.value, "number_masked": d.number_masked, "issuing_country": d.issuing_country}
+            for d in customer.subject.documents
+        ],
+        "beneficial_owners": store.beneficial_owners(customer.customer_id),
+    }
+
+
+def build_str(
+    store: ComplianceStore, case_id: str, *, reporter: str, institution: Mapping[str, str], now_ns: int
+) -> dict[str, Any]:
+    """The structured suspicious transaction report for a case (validate and render it with adapters.reports)."""
+    case = store.get_case(case_id)
+    alerts = store.get_alerts(case.alert_ids)
+    event_ids = list(dict.fromkeys(e for a in alerts for e in a.event_ids))
+    report_id = f"STR-{case.case_id}-{store.str_count(case_id) + 1}"
+    return cs.str_report(
+        report_id=report_id, case=case, alerts=alerts, events=store.get_events(event_ids),
+        history=store.case_events(case_id), subject=_subject_description(store, case), institution=institution,
+        reporter=reporter, now_ns=now_ns, freezes=store.list_freezes(case_id),
+    )
+
+
+def export_str(
+    store: ComplianceStore,
+    case_id: str,
+    *,
+    reporter: str,
+    institution: Mapping[str, str],
+    now_ns: int,
+    write: Callable[[dict[str, Any]], str],
+) -> tuple[dict[str, Any], str]:
+    """Build the report, let `write` validate and write it (returns the JSON's SHA-256), record it on the case."""
+    report = build_str(store, case_id, reporter=reporter, institution=institution, now_ns=now_ns)
+    sha256 = write(report)
+    with store.transaction() as tx:
+        tx.put_str(report["report_id"], case_id, report, sha256, reporter, now_ns)
+        case, event = cs.mark_str_exported(tx.get_case(case_id), report["report_id"], sha256, reporter, now_ns)
+        tx.save_case(case, event)
+    return report, sha256
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Freeze: requested by one person, approved by another, then sent to the chain's blacklist
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def request_freeze(
+    store: ComplianceStore, case_id: str, addresses: Sequence[str], reason: str, *, actor: str, now_ns: int
+) -> cs.FreezeRequest:
+    with store.transaction() as tx:
+        case = tx.get_case(case_id)
+        digest = hashlib.sha256(f"{case_id}|{case.seq}|{','.join(addresses)}".encode()).hexdigest()[:12]
+        request, case, event = cs.request_freeze(case, f"FRZ-{digest}", addresses, reason, actor, now_ns)
+        tx.save_freeze(request)
+        tx.save_case(case, event)
+    return request
+
+
+def approve_freeze(
+    store: ComplianceStore,
+    chain: ChainFreezer | None,
+    request_id: str,
+    *,
+    approver: str,
+    note: str = "",
+    now_ns: int,
+) -> cs.FreezeRequest:
+    """The second person approves; with a chain wired, the freeze is sent at once (idempotent key per request)."""
+    with store.transaction() as tx:
+        request = tx.get_freeze(request_id)
+        approved, case, event = cs.approve_freeze(request, tx.get_case(request.case_id), approver, note, now_ns)
+        tx.save_freeze(approved)
+        tx.save_case(case, event)
+    if chain is None:
+        return approved
+    return execute_freeze(store, chain, request_id, actor=approver, now_ns=now_ns)
+
+
+def reject_freeze(
+    store: ComplianceStore, request_id: str, *, approver: str, note: str, now_ns: int
+) -> cs.FreezeRequest:
+    with store.transaction() as tx:
+        request = tx.get_freeze(request_id)
+        rejected, case, event = cs.reject_freeze(request, tx.get_case(request.case_id), approver, note, now_ns)
+        tx.save_freeze(rejected)
+        tx.save_case(case, event)
+    return rejected
+
+
+def execute_freeze(
+    store: ComplianceStore, chain: ChainFreezer, request_id: str, *, actor: str, now_ns: int
+) -> cs.FreezeRequest:
+    """Send an approved freeze to the chain (safe to retry: the chain call's idempotency key is the request's)."""
+    request = store.get_freeze(request_id)
+    if request.state is cs.FreezeState.EXECUTED:
+        return request
+    cs.check_freeze_executable(request)
+    tx_result = chain.freeze(list(request.addresses), idempotency_key=request.idempotency_key)
+    with store.transaction() as tx:
+        done, case, event = cs.mark_freeze_executed(
+            tx.get_freeze(request_id), tx.get_case(request.case_id), tx_result.tx_hash, actor, now_ns
+        )
+        tx.save_freeze(done)
+        tx.save_case(case, event)
+    return done
