@@ -128,24 +128,56 @@ class Container:
 
     @cached_property
     def chains(self) -> Any:
-        """The chain per coin: the embedded EVM (deployed on first use) or the configured node."""
-        from bauhinia.adapters.chain.embedded import make_embedded_chain
+        """The chain per coin: the embedded EVM (deployed on first use, lives as long as the process) or the
+        configured JSON-RPC node, where the role keys live in encrypted keystores under <data_dir>/keystore and
+        the deployment is recorded in the database, so a restarted process finds the same contracts."""
+        from bauhinia.adapters.chain.embedded import EmbeddedChains, make_embedded_chain
 
         with self._lock:
-            if self.settings.chain_rpc_url:
-                from bauhinia.domain.errors import RefusedError
+            if not self.settings.chain_rpc_url:
+                return make_embedded_chain(self.engine, licence_number=self.settings.licence_number,
+                                           cnh_approval_reference=self.settings.cnh_mainland_approval_reference)
+            from bauhinia.adapters.chain.deploy import deploy_coin, find_deployment, record_deployment
+            from bauhinia.adapters.chain.journal import TxJournal
+            from bauhinia.adapters.chain.keys import KeyStore
+            from bauhinia.adapters.chain.node import chain_settings, connect_node
+            from bauhinia.adapters.chain.sender import TxSender
+            from bauhinia.adapters.chain.web3_chain import Web3Chain
+            from bauhinia.domain.money import Currency
 
-                raise RefusedError("chain status over a node is served by `bauhinia chain status`",
-                                   code="chain_node_not_wired")
-            return make_embedded_chain(self.engine, licence_number=self.settings.licence_number,
-                                       cnh_approval_reference=self.settings.cnh_mainland_approval_reference)
+            cs = chain_settings()
+            w3 = connect_node(self.settings.chain_rpc_url)
+            sender = TxSender(w3, TxJournal(self.engine))
+            sender.recover()  # re-broadcast journaled transactions the node never saw (after a crash)
+            out = EmbeddedChains(w3=w3, sender=sender, engine=self.engine)
+            store = KeyStore(self.settings.data_dir / "keystore")
+            for coin in (Currency.BCNH, Currency.BHKD):
+                keys = store.load_or_create(coin.value, cs.keystore_password, self.settings.keystore_scrypt_n or None)
+                found = find_deployment(self.engine, int(w3.eth.chain_id), coin)
+                if found:
+                    out.chains[coin] = Web3Chain(coin, w3, str(found["address"]), keys, sender,
+                                                 confirmations=cs.confirmations)
+                    continue
+                approval = self.settings.cnh_mainland_approval_reference if coin is Currency.BCNH else ""
+                chain = deploy_coin(sender, keys, coin, licence_number=self.settings.licence_number,
+                                    approval_reference=approval, fund_from_dev_account=self.settings.chain_dev_funding,
+                                    confirmations=cs.confirmations)
+                record_deployment(self.engine, chain)
+                out.chains[coin] = chain
+            return out
 
     @cached_property
     def indexers(self) -> Any:
         """One chain indexer per coin contract, following the coin's events into the store."""
         from bauhinia.adapters.chain.indexer import ChainIndexer
 
-        return {fiat: ChainIndexer(self.engine, chain.w3, chain.address, clock_ns=self.clock.now_ns)
+        confirmations = 0
+        if self.settings.chain_rpc_url:
+            from bauhinia.adapters.chain.node import chain_settings
+
+            confirmations = chain_settings().confirmations
+        return {fiat: ChainIndexer(self.engine, chain.w3, chain.address, confirmations=confirmations,
+                                   clock_ns=self.clock.now_ns)
                 for fiat, chain in self.coin_chains.items()}
 
     @cached_property

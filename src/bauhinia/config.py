@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     subscription_fee_bps: int = 0
     redemption_fee_bps: int = 0
     coverage_buffer_bps: int = 0
+    # Dev nodes only: pay the role keys' gas from the node's first unlocked account when deploying.
+    chain_dev_funding: bool = False
+    # scrypt cost of new role keystores; 0 = eth-account's strong default (tests lower it to stay fast).
+    keystore_scrypt_n: int = 0
 
     def bank_dir(self) -> Path:
         return self.data_dir / "bank"

@@ -1,0 +1,193 @@
+"""Machine clients, API keys and idempotent responses on SQLite / PostgreSQL.
+
+Client secrets and API keys are 256-bit random values shown once at creation; only their SHA-256 is stored
+(a slow password hash buys nothing for secrets with that much entropy). API keys look like `bk_<id>_<secret>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bauhinia.adapters.store.api_tables import api_clients, api_idempotency, api_keys
+from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
+
+ROLES = ("customer", "operator", "treasury", "compliance", "auditor", "admin")
+CLIENT_ID_LENGTH_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    roles: frozenset[str]
+    customer_id: str | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    client: Client
+    key_id: str
+    scopes: frozenset[str]
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _roles(text: str) -> frozenset[str]:
+    return frozenset(r for r in text.split(",") if r)
+
+
+def _client(row: object) -> Client:
+    return Client(row.client_id, _roles(row.roles), row.customer_id, bool(row.disabled))  # type: ignore[attr-defined]
+
+
+def check_roles(roles: set[str] | frozenset[str]) -> None:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValidationError(f"unknown roles: {', '.join(sorted(unknown))}", code="unknown_role")
+
+
+def create_client(
+    engine: Engine, client_id: str, roles: set[str] | frozenset[str], customer_id: str | None = None
+) -> str:
+    """Create a client; returns its secret (shown once)."""
+    plain = client_id.replace("-", "").replace("_", "")
+    if not client_id or len(client_id) > CLIENT_ID_LENGTH_MAX or not (plain.isascii() and plain.isalnum()):
+        raise ValidationError("client_id must be 1..64 letters, digits, '-' or '_'", code="bad_client_id")
+    check_roles(roles)
+    if "customer" in roles and not customer_id:
+        raise ValidationError("a customer client needs a customer_id", code="customer_id_required")
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(api_clients.c.client_id).where(api_clients.c.client_id == client_id)).first():
+            raise ConflictError(f"client {client_id} exists", code="client_exists")
+        conn.execute(api_clients.insert().values(
+            client_id=client_id, secret_sha256=_sha(secret), roles=",".join(sorted(roles)),
+            customer_id=customer_id, disabled=False, created_at_ns=time.time_ns(),
+        ))
+    return secret
+
+
+def get_client(engine: Engine, client_id: str) -> Client:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(api_clients).where(api_clients.c.client_id == client_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"client {client_id} not found", code="client_not_found")
+    return _client(row)
+
+
+def list_clients(engine: Engine, *, after: str | None = None, limit: int = 100) -> list[Client]:
+    stmt = sa.select(api_clients).order_by(api_clients.c.client_id).limit(min(limit, 1_000))
+    if after is not None:
+        stmt = stmt.where(api_clients.c.client_id > after)
+    with engine.connect() as conn:
+        return [_client(r) for r in conn.execute(stmt)]
+
+
+def authenticate_client(engine: Engine, client_id: str, secret: str) -> Client | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(api_clients).where(api_clients.c.client_id == client_id)).one_or_none()
+    if row is None or row.disabled or not hmac.compare_digest(row.secret_sha256, _sha(secret)):
+        return None
+    return _client(row)
+
+
+def grant_role(engine: Engine, client_id: str, role: str) -> frozenset[str]:
+    """Add a role (the approvals executor calls this once a grant is approved). Idempotent."""
+    check_roles({role})
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(api_clients).where(api_clients.c.client_id == client_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"client {client_id} not found", code="client_not_found")
+        roles = _roles(row.roles) | {role}
+        conn.execute(api_clients.update().where(api_clients.c.client_id == client_id)
+                     .values(roles=",".join(sorted(roles))))
+    return roles
+
+
+def create_api_key(engine: Engine, client_id: str, scopes: set[str] | frozenset[str]) -> str:
+    """A new API key for an existing client with the given scopes; returns the key (shown once)."""
+    get_client(engine, client_id)
+    if not scopes or any((not s) or " " in s or len(s) > 64 for s in scopes):
+        raise ValidationError("scopes must be 1+ words without spaces", code="bad_scopes")
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(api_keys.insert().values(
+            key_id=key_id, client_id=client_id, secret_sha256=_sha(secret), scopes=" ".join(sorted(scopes)),
+            revoked=False, created_at_ns=time.time_ns(),
+        ))
+    return f"bk_{key_id}_{secret}"
+
+
+def authenticate_key(engine: Engine, key: str) -> KeyOwner | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "bk" or len(parts[1]) != 16:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(api_keys, api_clients.c.roles, api_clients.c.customer_id, api_clients.c.disabled)
+            .join(api_clients, api_clients.c.client_id == api_keys.c.client_id)
+            .where(api_keys.c.key_id == parts[1])
+        ).one_or_none()
+    if row is None or row.revoked or row.disabled or not hmac.compare_digest(row.secret_sha256, _sha(parts[2])):
+        return None
+    client = Client(row.client_id, _roles(row.roles), row.customer_id, bool(row.disabled))
+    return KeyOwner(client, row.key_id, frozenset(row.scopes.split()))
+
+
+# --- idempotent responses ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_sha256: str
+    status_code: int  # 0: the first request is still running
+    content_type: str | None
+    body: bytes
+
+
+def idempotency_reserve(engine: Engine, subject: str, key: str, request_sha256: str) -> StoredResponse | None:
+    """Reserve (subject, key) for a new request, or return what is stored for it."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(api_idempotency).where(api_idempotency.c.subject == subject, api_idempotency.c.key == key)
+        ).one_or_none()
+        if row is not None:
+            return StoredResponse(row.request_sha256, int(row.status_code), row.content_type, bytes(row.body or b""))
+    try:
+        with engine.begin() as conn:
+            conn.execute(api_idempotency.insert().values(
+                subject=subject, key=key, request_sha256=request_sha256, status_code=0, created_at_ns=time.time_ns()
+            ))
+    except sa.exc.IntegrityError:  # a concurrent request with the same key won the race
+        return StoredResponse(request_sha256, 0, None, b"")
+    return None
+
+
+def idempotency_store(
+    engine: Engine, subject: str, key: str, status_code: int, content_type: str | None, body: bytes
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            api_idempotency.update()
+            .where(api_idempotency.c.subject == subject, api_idempotency.c.key == key)
+            .values(status_code=status_code, content_type=content_type, body=body)
+        )
+
+
+def idempotency_release(engine: Engine, subject: str, key: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(api_idempotency.delete().where(
+            api_idempotency.c.subject == subject, api_idempotency.c.key == key, api_idempotency.c.status_code == 0
+        ))

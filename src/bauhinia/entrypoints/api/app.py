@@ -1,0 +1,74 @@
+"""The API application: `create_app(settings)` builds a FastAPI app over a bootstrap Container.
+
+OpenAPI 3.1 at /openapi.json is the contract; every resource has its router under /v1 (routes/<resource>.py);
+errors are RFC 9457 problem+json; /metrics serves Prometheus metrics; /healthz says the process is up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from typing import Any
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bauhinia.bootstrap import Container
+from bauhinia.config import Settings
+from bauhinia.entrypoints.api import problems
+from bauhinia.entrypoints.api.auth import TokenIssuer
+from bauhinia.entrypoints.api.observability import Metrics, MetricsMiddleware
+
+API_PREFIX = "/v1"
+
+
+def _routers() -> list[Any]:
+    from bauhinia.entrypoints.api import routes
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        if hasattr(module, "router"):
+            found.append(module.router)
+    return found
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    container = container or Container(settings)
+    app = FastAPI(
+        title="Bauhinia API",
+        version="1.0.0",
+        summary="The platform of a Hong Kong-licensed stablecoin issuer",
+        description=(
+            "Errors are RFC 9457 problem+json. Every POST takes an `Idempotency-Key` header (except the OAuth2 "
+            "token endpoint). Lists are cursor-paginated: pass `next_cursor` back as `cursor`."
+        ),
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    app.state.container = container
+    app.state.tokens = TokenIssuer(container.settings)
+    problems.install(app)
+    for router in _routers():
+        app.include_router(router, prefix=API_PREFIX)
+
+    def outbox_stats() -> Any:
+        from bauhinia.adapters.events.outbox import stats
+
+        return stats(container.engine, time.time_ns())
+
+    metrics = Metrics(outbox_stats)
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

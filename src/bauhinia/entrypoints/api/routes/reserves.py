@@ -1,0 +1,230 @@
+"""Reserves: assets, coverage, the minting circuit breaker (reset only with a second approver), incidents,
+and checking a proof of liabilities."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import BaseModel, Field
+
+from bauhinia.domain import proofs
+from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.limits import int64_max
+from bauhinia.domain.money import Currency
+from bauhinia.entrypoints.api.auth import (
+    ADMIN,
+    ALL_ROLES,
+    AUDITOR,
+    COMPLIANCE,
+    OPERATOR,
+    TREASURY,
+    Principal,
+    require,
+)
+from bauhinia.entrypoints.api.deps import ContainerDep
+from bauhinia.entrypoints.api.idempotency import IdempotentRoute
+from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
+from bauhinia.services import reserves as svc
+
+router = APIRouter(prefix="/reserves", route_class=IdempotentRoute, tags=["reserves"])
+
+READERS = (OPERATOR, TREASURY, COMPLIANCE, AUDITOR, ADMIN)
+BREAKER_TRIPPERS = (OPERATOR, TREASURY, COMPLIANCE, ADMIN)
+BREAKER_RESETTERS = (TREASURY, ADMIN)
+
+
+class Coin(StrEnum):
+    BHKD = "BHKD"
+    BCNH = "BCNH"
+
+
+CoinPath = Annotated[Coin, Path()]
+
+
+class AssetPublic(BaseModel):
+    asset_id: str
+    coin: str
+    kind: str
+    currency: str
+    bank: str
+    instrument_id: str
+    principal_minor: int
+    quantity_units: int
+    maturity_date: date | None
+    haircut_bps: int
+
+
+@router.get("/assets", response_model=Page[AssetPublic])
+def list_assets(
+    container: ContainerDep, pg: Annotated[PageParams, Depends(page_params)],
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+    coin: Annotated[Coin | None, Query()] = None,
+) -> dict:
+    assets = sorted(container.reserves.list_assets(Currency(coin.value) if coin else None), key=lambda a: a.asset_id)
+    if isinstance(pg.after, str):
+        assets = [a for a in assets if a.asset_id > pg.after]
+    items = [AssetPublic(asset_id=a.asset_id, coin=a.coin.value, kind=str(a.kind), currency=a.currency.value,
+                         bank=a.bank, instrument_id=a.instrument_id, principal_minor=a.principal_minor,
+                         quantity_units=a.quantity_units, maturity_date=a.maturity_date, haircut_bps=a.haircut_bps)
+             for a in assets[: pg.limit + 1]]
+    return page(items, pg.limit, lambda a: a.asset_id)
+
+
+class CoveragePublic(BaseModel):
+    coin: str
+    as_of: date
+    reserve_value_minor: int
+    market_value_minor: int
+    liabilities_base_units: int
+    coverage_bps: int | None
+    concentration_bps: dict[str, int]
+    breaker_halted: bool
+
+
+@router.get("/coverage/{coin}", response_model=CoveragePublic)
+def coverage(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+    outstanding_base_units: Annotated[int, Query(ge=0, le=int64_max, description="coins outstanding, frozen too")],
+    in_flight_base_units: Annotated[int, Query(ge=0, le=int64_max)] = 0,
+    as_of: Annotated[date | None, Query()] = None,
+) -> CoveragePublic:
+    """Value the pool against the liabilities given (read-only: nothing is recorded)."""
+    day = as_of or date.today()
+    r = svc.compute_coverage(
+        container.reserves, Currency(coin.value), day, outstanding_base_units=outstanding_base_units,
+        redemptions_in_flight_base_units=in_flight_base_units, now_ns=container.clock.now_ns(), record=False,
+    )
+    return CoveragePublic(
+        coin=coin.value, as_of=day, reserve_value_minor=r.pool.reserve_value_minor,
+        market_value_minor=r.pool.market_value_minor, liabilities_base_units=r.liabilities_base_units,
+        coverage_bps=r.coverage_bps, concentration_bps=dict(r.concentration_bps), breaker_halted=r.breaker.halted,
+    )
+
+
+class BreakerPublic(BaseModel):
+    coin: str
+    halted: bool
+    reason: str
+    actor: str
+    changed_at_ns: int
+
+
+def _breaker(state: Any) -> BreakerPublic:
+    return BreakerPublic(coin=state.coin.value, halted=state.halted, reason=state.reason, actor=state.actor,
+                         changed_at_ns=state.changed_at_ns)
+
+
+@router.get("/breakers/{coin}", response_model=BreakerPublic)
+def breaker_status(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+) -> BreakerPublic:
+    return _breaker(container.reserves.breaker_state(Currency(coin.value)))
+
+
+class BreakerChange(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/breakers/{coin}/trip", response_model=BreakerPublic)
+def trip_breaker(
+    coin: CoinPath, body: BreakerChange, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(*BREAKER_TRIPPERS, scope="reserves:write"))],
+) -> BreakerPublic:
+    """Halt minting at once (stopping is never held up by an approval)."""
+    state = svc.trip_breaker(container.reserves, Currency(coin.value), reason=body.reason,
+                             actor=principal.subject, now_ns=container.clock.now_ns())
+    from bauhinia.adapters.store import audit
+
+    with container.engine.begin() as conn:
+        audit.append(conn, actor=principal.subject, action="breaker.tripped", subject=f"breaker:{coin.value}",
+                     details={"reason": body.reason}, now_ns=container.clock.now_ns())
+    return _breaker(state)
+
+
+@router.post("/breakers/{coin}/reset", status_code=status.HTTP_202_ACCEPTED, response_model=ApprovalPublic)
+def request_breaker_reset(
+    coin: CoinPath, body: BreakerChange, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(*BREAKER_RESETTERS, scope="reserves:write"))],
+) -> ApprovalPublic:
+    """Re-opening minting needs a second approver: this opens an approval request (see /v1/approvals)."""
+    state = container.reserves.breaker_state(Currency(coin.value))
+    if not state.halted:
+        raise ValidationError(f"minting of {coin.value} is not halted", code="breaker_not_tripped")
+    sub = container.approvals.submit(
+        "breaker_reset", {"coin": coin.value, "reason": body.reason, "maker": principal.subject},
+        maker=principal.subject,
+    )
+    return approval_public(sub.request)
+
+
+class IncidentPublic(BaseModel):
+    incident_id: str
+    coin: str
+    kind: str
+    severity: str
+    summary: str
+    status: str
+    opened_at_ns: int
+    closed_at_ns: int | None
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@router.get("/incidents", response_model=Page[IncidentPublic])
+def incidents(
+    container: ContainerDep, pg: Annotated[PageParams, Depends(page_params)],
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+    status: Annotated[IncidentStatus | None, Query()] = None,
+) -> dict:
+    rows = sorted(container.reserves.list_incidents(status.value if status else None), key=lambda i: i.incident_id)
+    if isinstance(pg.after, str):
+        rows = [i for i in rows if i.incident_id > pg.after]
+    items = [IncidentPublic(incident_id=i.incident_id, coin=i.coin.value, kind=i.kind, severity=i.severity,
+                            summary=i.summary, status=i.status, opened_at_ns=i.opened_at_ns,
+                            closed_at_ns=i.closed_at_ns) for i in rows[: pg.limit + 1]]
+    return page(items, pg.limit, lambda i: i.incident_id)
+
+
+class ProofCheck(BaseModel):
+    proof: dict[str, Any] = Field(description="the inclusion proof JSON a holder downloaded")
+    root_hash_hex: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
+    root_total_base_units: int | None = Field(default=None, ge=0, le=int64_max)
+    holder_id: str | None = Field(default=None, max_length=256)
+
+
+class ProofResult(BaseModel):
+    valid: bool
+    balance_base_units: int
+    root_hash_hex: str
+    root_total_base_units: int
+    checked_against: str
+
+
+@router.post("/proofs/verify", response_model=ProofResult)
+def verify_proof(
+    body: ProofCheck, _: Annotated[Principal, Depends(require(*ALL_ROLES, scope="reserves:read"))],
+) -> ProofResult:
+    """Check that a balance is counted in the published total of liabilities (422 problem when not)."""
+    proof = proofs.proof_from_json(json.dumps(body.proof))
+    if (body.root_hash_hex is None) != (body.root_total_base_units is None):
+        raise ValidationError("give both root_hash_hex and root_total_base_units, or neither", code="bad_root")
+    if body.root_hash_hex is not None and body.root_total_base_units is not None:
+        root_hash, total, against = bytes.fromhex(body.root_hash_hex.removeprefix("0x")), \
+            body.root_total_base_units, "published"
+    else:
+        root_hash, total, against = proof.root_hash, proof.root_total, "proof"
+    proofs.verify_inclusion(proof, root_hash, total)
+    if body.holder_id is not None:
+        proofs.verify_holder(proof, body.holder_id)
+    return ProofResult(valid=True, balance_base_units=proof.balance, root_hash_hex=root_hash.hex(),
+                       root_total_base_units=total, checked_against=against)
