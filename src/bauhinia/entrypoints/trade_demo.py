@@ -72,13 +72,18 @@ class EmbeddedSettlement:
         chain.mint(to, amount_base_units, idempotency_key=f"trade-demo:mint:{coin.coin.value}:{n}:{to}")
 
     def time_travel(self, seconds: int) -> None:
-        """Move the chain's clock and the services' clock forward together."""
+        """Move the chain's clock and the services' clock forward together (embedded engines only), and mine
+        a block so that calls see the new time."""
         self.clock.offset_ns += seconds * 1_000_000_000
-        tester = self.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
-        target = max(self.clock.now_ns() // 1_000_000_000,
-                     int(self.chain.w3.eth.get_block("latest")["timestamp"]) + 1)
-        tester.time_travel(target)
-        tester.mine_blocks(1)
+        w3 = self.chain.w3
+        provider: Any = w3.provider
+        if hasattr(provider, "node"):  # revm: the node's block timestamps follow its clock
+            provider.node.clock_s = lambda: self.clock.now_ns() / 1e9
+        elif hasattr(provider, "ethereum_tester"):  # py-evm
+            provider.ethereum_tester.time_travel(self.clock.now_ns() // 1_000_000_000)
+        dev = w3.eth.accounts
+        tx = w3.eth.send_transaction({"from": dev[0], "to": dev[1], "value": 1, "gas": 21_000})
+        w3.eth.wait_for_transaction_receipt(tx, timeout=10)
 
 
 def make_embedded_settlement(engine: sa.Engine | None = None, *, screener: svc.Screener | None = None

@@ -478,11 +478,6 @@ def settle_swap(deps: SettlementDeps, quote_id: str, *, countries: Mapping[str, 
     key = f"swap:{quote_id}"
     _ensure_accounts(deps.ledger, [_holder_account(c, a) for c in (Currency.BCNH, Currency.BHKD)
                                    for a in (quote.maker, quote.taker)])
-    if approve:
-        for coin, owner, amount in ((quote.maker_coin, quote.maker, quote.maker_amount_base_units),
-                                    (quote.taker_coin, quote.taker, quote.taker_amount_base_units)):
-            if deps.chain.swap_allowance(coin, owner) < amount:
-                deps.chain.approve_swap(coin, owner, amount, idempotency_key=f"{key}:approve:{coin.value}")
     legs = [
         (holder_account_id(quote.maker_coin, quote.maker), holder_account_id(quote.maker_coin, quote.taker),
          quote.maker_amount_base_units, quote.maker_coin),
@@ -490,6 +485,11 @@ def settle_swap(deps: SettlementDeps, quote_id: str, *, countries: Mapping[str, 
          quote.taker_amount_base_units, quote.taker_coin),
     ]
     try:
+        if approve:  # an allowance is not a balance: granting one changes no balance on chain or in the ledger
+            for coin, owner, amount in ((quote.maker_coin, quote.maker, quote.maker_amount_base_units),
+                                        (quote.taker_coin, quote.taker, quote.taker_amount_base_units)):
+                if deps.chain.swap_allowance(coin, owner) < amount:
+                    deps.chain.approve_swap(coin, owner, amount, idempotency_key=f"{key}:approve:{coin.value}")
         with _mirrored(deps, key, legs):
             tx = deps.chain.settle_swap(quote.maker, quote.taker, quote.maker_coin, quote.maker_amount_base_units,
                                         quote.taker_coin, quote.taker_amount_base_units, quote.expiry_s, quote.nonce,
