@@ -29,6 +29,9 @@ from bauhinia.services import reserves as reserves_svc
 mint_batch_credits_max = 512
 subscriptions_per_run_max = 100_000
 redemption_warning_before_s = 4 * 3600
+# A chain's block clock may lag the wall clock (an in-process EVM stamps blocks when they are mined); the
+# contract refuses an attestation dated after its latest block, so attestations are dated this much earlier.
+attestation_clock_skew_s = 60
 
 
 class LedgerReader(Protocol):
@@ -457,7 +460,7 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
 def _ensure_attested(ctx: IssuanceContext, fiat: Currency, chain: Chain, mint_base_units: int, key: str) -> None:
     """Post the attested reserve to the contract's reserve guard when it does not cover this mint."""
     status = chain.status()
-    now_s = _now(ctx) // 1_000_000_000
+    now_s = _now(ctx) // 1_000_000_000 - attestation_clock_skew_s
     fresh = status.attested_at_s and now_s - status.attested_at_s < status.reserve_max_age_s // 2
     if fresh and status.attested_reserve_base_units >= status.total_supply_base_units + mint_base_units:
         return
