@@ -99,7 +99,7 @@ def test_onboarding_accepts_refuses_and_holds(store: ComplianceRepository) -> No
     assert [r.decision.value for r in store.screenings("C2")] == ["hit"]
     with pytest.raises(ConflictError, match="already onboarded"):
         svc.onboard_customer(store, screener, person("C1", "x"), actor="ops", now_ns=T0, today=TODAY)
-    assert audit.verify(store._engine).ok  # noqa: SLF001
+    assert audit.verify(store._engine).ok
 
 
 def test_company_ubos_and_risk_stored(store: ComplianceRepository) -> None:
@@ -190,7 +190,7 @@ def test_no_deletion_before_retention_ends(store: ComplianceRepository) -> None:
     assert store.get_customer("C1").customer.customer_id == "C1"
     svc.delete_customer(store, "C1", actor="ops", today=date(2031, 6, 30), now_ns=T0 + 3)
     assert store.list_customers() == [] and store.screenings("C1") == []
-    actions = [e["action"] for e in audit.list_entries(store._engine, subject="customer:C1")]  # noqa: SLF001
+    actions = [e["action"] for e in audit.list_entries(store._engine, subject="customer:C1")]
     assert actions[-1] == "compliance.customer_deleted"
 
 
@@ -246,8 +246,8 @@ def test_monitoring_to_case_to_str_and_freeze(store: ComplianceRepository, tmp_p
         written.extend([j, p])
         return sha
 
-    report, sha = svc.export_str(store, case_id, reporter="mlro", institution={"name": "Bauhinia Issuer Ltd"},
-                                 now_ns=T0 + 27, write=write)
+    report, _sha = svc.export_str(store, case_id, reporter="mlro", institution={"name": "Bauhinia Issuer Ltd"},
+                                  now_ns=T0 + 27, write=write)
     assert report["total_hkd_minor"] == 2_370_000 and len(report["transactions"]) == 3
     assert report["actions_taken"][0]["state"] == "executed"
     assert written[0].read_bytes().startswith(b"{") and written[1].read_bytes().startswith(b"%PDF")
@@ -257,8 +257,8 @@ def test_monitoring_to_case_to_str_and_freeze(store: ComplianceRepository, tmp_p
     history = [e.action.value for e in store.case_events(case_id)]
     assert history == ["opened", "assigned", "noted", "escalated", "freeze_requested", "freeze_approved",
                        "freeze_executed", "str_exported", "closed"]
-    audited = [e["action"] for e in audit.list_entries(store._engine, subject=f"case:{case_id}")]  # noqa: SLF001
+    audited = [e["action"] for e in audit.list_entries(store._engine, subject=f"case:{case_id}")]
     assert audited == [f"case.{a}" for a in history]
-    assert audit.verify(store._engine).ok  # noqa: SLF001
+    assert audit.verify(store._engine).ok
     with pytest.raises(ConflictError, match="closed"):
         svc.note_case(store, case_id, "late", actor="olivia", now_ns=T0 + 29)
