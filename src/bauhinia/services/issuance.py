@@ -28,6 +28,7 @@ from bauhinia.services import reserves as reserves_svc
 
 mint_batch_credits_max = 512
 subscriptions_per_run_max = 100_000
+redemptions_per_run_max = 5_000
 redemption_warning_before_s = 4 * 3600
 # A chain's block clock may lag the wall clock (an in-process EVM stamps blocks when they are mined); the
 # contract refuses an attestation dated after its latest block, so attestations are dated this much earlier.
@@ -445,8 +446,11 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
         key = f"mint:{fiat.value}:{seq}"
         batch_seq = uow.add_mint_batch(fiat, key, len(ready), total)
         uow.post(transfers, "mint")
+        groups: dict[tuple[str, int], list[int]] = {}
         for s, _c, wallet, fee in ready:
-            uow.update_subscriptions([s.seq], status="minting", mint_batch=batch_seq, wallet=wallet, fee_minor=fee,
+            groups.setdefault((wallet, fee), []).append(s.seq)
+        for (wallet, fee), seqs in groups.items():
+            uow.update_subscriptions(seqs, status="minting", mint_batch=batch_seq, wallet=wallet, fee_minor=fee,
                                      reason=None)
         uow.record_transitions(_t("subscription", s.seq, s.status, "minting", now, ctx.actor, key)
                                for s, _, _, _ in ready)
@@ -581,36 +585,52 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
     report = RedemptionReport()
     chain = ctx.chains[fiat]
     ctx.index(fiat)
-    waiting = list(ctx.store.redemptions(fiat, ["awaiting_coins"], limit=10_000))
-    for ev in ctx.store.unclaimed_transfers_in(ctx.coin_cursors[fiat], chain.redemption_address):
-        match = next((r for r in waiting if r.wallet == ev.sender.lower()
-                      and minor_to_base_units(r.amount_minor) == ev.amount_base_units), None)
-        now = _now(ctx)
-        if match is None:
-            with ctx.store.unit_of_work(now) as uow:
+    waiting: dict[tuple[str, int], list[Any]] = {}
+    for r in ctx.store.redemptions(fiat, ["awaiting_coins"], limit=100_000):
+        waiting.setdefault((r.wallet, minor_to_base_units(r.amount_minor)), []).append(r)
+    incoming = ctx.store.unclaimed_transfers_in(ctx.coin_cursors[fiat], chain.redemption_address,
+                                                limit=redemptions_per_run_max)
+    matched: list[tuple[Any, Any]] = []
+    unmatched: list[Any] = []
+    for ev in incoming:
+        queue = waiting.get((ev.sender.lower(), ev.amount_base_units))
+        if queue:
+            matched.append((queue.pop(0), ev))  # the oldest waiting request from that wallet for that amount
+        else:
+            unmatched.append(ev)
+    now = _now(ctx)
+    if unmatched:
+        with ctx.store.unit_of_work(now) as uow:
+            for ev in unmatched:
                 uow.claim_event(ev.event_key, "unmatched", None)
                 uow.emit("operator.task", {"kind": "unmatched_coins_received", "from": ev.sender,
                                            "amount_base_units": ev.amount_base_units, "tx_hash": ev.tx_hash})
-                uow.audit(ctx.actor, "redemption.unmatched_coins", f"coin_event:{ev.event_key}",
-                          {"from": ev.sender, "amount_base_units": ev.amount_base_units})
-            report.unmatched += 1
-            continue
-        waiting.remove(match)
+            uow.audit(ctx.actor, "redemption.unmatched_coins", f"coin:{fiat.coin.value}",
+                      {"events": [ev.event_key for ev in unmatched][:500]})
+        report.unmatched += len(unmatched)
+    if matched:
+        # One burn for everything matched in this run: its key is stored with each redemption in the same commit
+        # as the entries that book it, so a crash before or after the burn re-sends the same transaction.
         deadline = payout_deadline_ns(ctx.calendar, now)
-        burn_key = f"burn:{fiat.value}:{match.seq}"
-        tr = _t("redemption", match.seq, match.status, "burned", now, ctx.actor, ev.tx_hash)
+        burn_key = f"burn:{fiat.value}:{matched[0][0].seq}-{matched[-1][0].seq}:{len(matched)}"
+        transfers = []
+        for r, _ev in matched:
+            transfers += iss.burn_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}")
         with ctx.store.unit_of_work(now) as uow:
-            uow.claim_event(ev.event_key, "redemption", match.seq)
-            uow.post(iss.burn_entry(match.seq, fiat, match.amount_minor, match.fee_minor, f"rdm:{match.seq}"), "burn")
-            uow.update_redemption(match.seq, status="burned", coin_event=ev.event_key, burn_key=burn_key,
-                                  valid_at_ns=now, deadline_ns=deadline)
-            uow.record_transitions([tr])
-            uow.emit("redemption.coins_received", {"redemption": match.seq, "deadline_ns": deadline},
-                     key=match.idempotency_key)
-            uow.audit(ctx.actor, "redemption.burn_booked", f"redemption:{match.seq}",
-                      {"coin_event": ev.event_key, "deadline_ns": deadline})
-        chain.burn(minor_to_base_units(match.amount_minor), idempotency_key=burn_key)
-        report.burned += 1
+            for r, ev in matched:
+                uow.claim_event(ev.event_key, "redemption", r.seq)
+                uow.update_redemption(r.seq, status="burned", coin_event=ev.event_key, burn_key=burn_key,
+                                      valid_at_ns=now, deadline_ns=deadline)
+            uow.post(transfers, "burn")
+            uow.record_transitions(_t("redemption", r.seq, r.status, "burned", now, ctx.actor, ev.tx_hash)
+                                   for r, ev in matched)
+            uow.emit("redemptions.coins_received", {"redemptions": [r.seq for r, _ in matched][:1_000],
+                                                    "deadline_ns": deadline, "burn_key": burn_key})
+            uow.audit(ctx.actor, "redemption.burn_booked", f"coin:{fiat.coin.value}",
+                      {"redemptions": [r.seq for r, _ in matched][:1_000], "burn_key": burn_key,
+                       "deadline_ns": deadline})
+        _burn(ctx, fiat, burn_key)
+        report.burned += len(matched)
     report.payout_files += run_payouts(ctx, fiat)
     if report.burned or report.unmatched or report.payout_files:
         ctx.say(f"redeem {fiat.value}: {report.burned} burned, {report.unmatched} unmatched coin transfer(s), "
@@ -618,15 +638,26 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
     return report
 
 
+def _burn(ctx: IssuanceContext, fiat: Currency, burn_key: str) -> Any:
+    """Burn (or re-send after a crash, same key) the coins of every redemption booked under `burn_key`."""
+    chain = ctx.chains[fiat]
+    tx = chain.tx(burn_key)
+    if tx is not None and tx.succeeded is not None:
+        return tx
+    total = sum(minor_to_base_units(r.amount_minor)
+                for r in ctx.store.redemptions(fiat, ["burned", "payout_instructed", "paid"], limit=1_000_000)
+                if r.burn_key == burn_key)
+    return chain.burn(total, idempotency_key=burn_key)
+
+
 def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
     """Put every burned redemption into a payout batch (committed first), then write its pain.001 file."""
-    chain = ctx.chains[fiat]
     ready = []
-    for r in ctx.store.redemptions(fiat, ["burned"], limit=5_000):
-        tx = chain.tx(r.burn_key)
-        if tx is None or tx.succeeded is None:
-            chain.burn(minor_to_base_units(r.amount_minor), idempotency_key=r.burn_key)  # resume after a crash
-            tx = chain.tx(r.burn_key)
+    burns: dict[str, Any] = {}
+    for r in ctx.store.redemptions(fiat, ["burned"], limit=redemptions_per_run_max):
+        if r.burn_key not in burns:
+            burns[r.burn_key] = _burn(ctx, fiat, r.burn_key)  # a no-op unless a crash left it unsent
+        tx = burns[r.burn_key]
         if tx is not None and tx.succeeded:
             ready.append(r)
     files: list[str] = []
@@ -638,8 +669,7 @@ def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
         with ctx.store.unit_of_work(now) as uow:
             seq = uow.next_seq("payout_batches")
             batch_seq = uow.add_payout_batch(fiat, f"BH-PO-{fiat.value}-{seq:08d}", execution.isoformat())
-            for r in ready:
-                uow.update_redemption(r.seq, status="payout_instructed", payout_batch=batch_seq)
+            uow.update_redemptions([r.seq for r in ready], status="payout_instructed", payout_batch=batch_seq)
             uow.record_transitions(_t("redemption", r.seq, r.status, "payout_instructed", now, ctx.actor,
                                       f"payout batch {batch_seq}") for r in ready)
             uow.emit("payout.batch_created", {"batch": batch_seq, "redemptions": [r.seq for r in ready]})

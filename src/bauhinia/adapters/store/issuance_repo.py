@@ -183,6 +183,13 @@ class SqlIssuanceUow:
         self.conn.execute(t.redemptions.update().where(t.redemptions.c.seq == seq).values(
             updated_at_ns=self.now_ns, **values))
 
+    def update_redemptions(self, seqs: Sequence[int], **values: Any) -> None:
+        if not seqs:
+            return
+        stmt = t.redemptions.update().where(t.redemptions.c.seq == sa.bindparam("s")).values(
+            updated_at_ns=self.now_ns, **values)
+        self.conn.execute(stmt, [{"s": s} for s in seqs])
+
     def claim_event(self, event_key: str, outcome: str, flow_seq: int | None) -> None:
         self.conn.execute(t.claimed_events.insert().values(event_key=event_key, outcome=outcome, flow_seq=flow_seq))
 

@@ -9,15 +9,12 @@ settles it; bank, ledger and chain are shown to agree and the ledger's invariant
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from eth_account import Account as EthAccount
-from eth_account.messages import encode_defunct
 from rich.console import Console
 from rich.table import Table
 
@@ -42,74 +39,47 @@ def demo(
     ),
 ) -> None:
     """Run the issuance lifecycle on the embedded defaults and print what happened."""
-    from bauhinia.adapters.bank.simulator import SimEntry, camt053, camt054
-    from bauhinia.bootstrap import Container
-    from bauhinia.config import Settings
+    from bauhinia.adapters.bank.simulator import SimEntry
+    from bauhinia.entrypoints.scenario import make_issuer
     from bauhinia.services import issuance as svc
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = Settings(
-        data_dir=data_dir, database_url="", chain_rpc_url="",
-        cnh_mainland_approval_reference=os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE",
-                                                       "PBOC-CB-DEMO-2025-001"),
-        coverage_buffer_bps=50, subscription_fee_bps=0, redemption_fee_bps=10,
-    )
-    c = Container(settings)
-    ctx = c.issuance
+    approval = os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE", "PBOC-CB-DEMO-2025-001")
+    issuer = make_issuer(data_dir, capital_minor=500_000_00, buffer_bps=50, redemption_fee_bps=10, approval=approval)
+    settings, c, ctx = issuer.settings, issuer.container, issuer.ctx
     cnh = Currency.CNH
     chain = ctx.chains[cnh]
     console.rule("[bold]Bauhinia demo: CNH coin issuance and redemption at par[/bold]")
     console.print(f"database {settings.resolved_database_url()}, in-process EVM chain id {chain.w3.eth.chain_id}")
 
     _step(1, "Coins configured and the issuer's capital paid into the reserve")
-    for fiat in (Currency.CNH, Currency.HKD):
-        svc.configure_coin(ctx, iss.CoinConfig(
-            fiat, settings.licence_number,
-            settings.cnh_mainland_approval_reference if fiat is Currency.CNH else None,
-            settings.subscription_fee_bps, settings.redemption_fee_bps))
-        svc.fund_issuer_capital(ctx, fiat, 500_000_00, f"capital-{fiat.value}-2026")
     status = chain.status()
     console.print(f"CNH coin {status.address} licence {status.licence_number}, mainland approval "
                   f"{status.approval_reference}; issuer capital CNH 500,000.00 in reserve (coverage buffer "
                   f"{settings.coverage_buffer_bps} bps)")
 
     _step(2, "Customers onboarded: verified bank accounts in their own names, wallets proven by signature")
-    people = {
-        "szx-hk": ("Huaxin Electronics (HK) Ltd", "004-555-100200-838"),
-        "kln-imp": ("Kowloon Importers Ltd", "024-888-300400-101"),
-    }
-    keys = {cid: EthAccount.create() for cid in people}
-    for cid, (name, bank_acct) in people.items():
-        customer = svc.onboard_customer(ctx, cid, name, cleared=True)
-        svc.add_bank_account(ctx, iss.VerifiedBankAccount(cid, bank_acct, "BBAN", name, cnh, "HSBCHKHHXXX"))
-        nonce = secrets.token_hex(8)
-        message = iss.wallet_challenge(cid, keys[cid].address, nonce)
-        sig = EthAccount.sign_message(encode_defunct(text=message), keys[cid].key).signature.hex()
-        svc.verify_wallet(ctx, cid, keys[cid].address, nonce, sig)
-        console.print(f"{name}: deposit reference [bold]{customer.deposit_reference}[/bold], "
-                      f"wallet {keys[cid].address}")
-    c.chains.sender.fund([k.address for k in keys.values()], 10**18)
-    refs = {cid: ctx.store.customer(cid).deposit_reference for cid in people}
+    exporter = issuer.add_holder("szx-hk", "Huaxin Electronics (HK) Ltd", "004-555-100200-838")
+    importer = issuer.add_holder("kln-imp", "Kowloon Importers Ltd", "024-888-300400-101")
+    for h in (exporter, importer):
+        console.print(f"{h.name}: deposit reference [bold]{h.deposit_reference}[/bold], wallet {h.wallet}")
+    issuer.fund_gas(exporter, importer)
+    people = {h.customer_id: (h.name, h.bank_account) for h in (exporter, importer)}
+    keys = {h.customer_id: h.key for h in (exporter, importer)}
 
     _step(3, "The bank's camt.054 credit notification arrives with the deposits")
     now = datetime.now(UTC)
     deposits = [
-        SimEntry(1_000_000_00, True, "HSBC-IN-0001", f"SUBSCRIPTION {refs['kln-imp']}", "Kowloon Importers Ltd",
-                 "024-888-300400-101"),
-        SimEntry(250_000_00, True, "HSBC-IN-0002", f"{refs['szx-hk']} TOP UP", "Huaxin Electronics (HK) Ltd",
-                 "004-555-100200-838"),
+        issuer.deposit(importer, 1_000_000_00, "HSBC-IN-0001"),
+        issuer.deposit(exporter, 250_000_00, "HSBC-IN-0002"),
         SimEntry(12_345_67, True, "HSBC-IN-0003", "INVOICE 8812 PAYMENT", "Unknown Trading Co", "999-000-1"),
     ]
-    inbox = settings.bank_dir() / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    (inbox / "camt054-0001.xml").write_bytes(camt054("HSBC-NTF-0001", now, settings.reserve_account_cnh, "CNH",
-                                                     deposits))
+    issuer.drop_notification(deposits, now, message_id="HSBC-NTF-0001")
     report = svc.ingest_bank_files(ctx)
     console.print(f"{report.subscriptions} subscriptions received, {report.suspense} credit to suspense "
                   "(no customer reference: an operator task is opened)")
-    (inbox / "camt054-0001-again.xml").write_bytes(camt054("HSBC-NTF-0001", now, settings.reserve_account_cnh,
-                                                           "CNH", deposits))
+    issuer.drop_notification(deposits, now, message_id="HSBC-NTF-0001")
     again = svc.ingest_bank_files(ctx)
     console.print(f"the same notification sent twice is quarantined: {again.quarantined[0][1]}")
 
@@ -147,8 +117,7 @@ def demo(
     ref = svc.payout_reference(cnh, red.seq)
     entries = [*deposits, SimEntry(red.amount_minor - red.fee_minor, False, "HSBC-OUT-0001", f"/ROC/{ref}",
                                    end_to_end_id=ref)]
-    (inbox / "camt053-0001.xml").write_bytes(camt053("HSBC-STM-0001", now, settings.reserve_account_cnh, "CNH",
-                                                     0, entries))
+    issuer.drop_statement(entries, now, message_id="HSBC-STM-0001")
     st = svc.ingest_bank_files(ctx)
     console.print(f"{st.payouts_settled} payout settled; {st.duplicate_entries} entries already booked from "
                   "the notification were skipped")
