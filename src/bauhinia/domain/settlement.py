@@ -231,11 +231,11 @@ class TradeInvoice:
                 f"(got {self.invoice_id!r})", code="bad_invoice_id")
         if self.currency not in (Currency.CNH, Currency.HKD):
             raise ValidationError(f"trade invoices are in CNH or HKD, not {self.currency}", code="bad_currency")
+        if not 0 < len(self.line_items) <= line_items_max:
+            raise ValidationError(f"an invoice has 1..{line_items_max} line items", code="bad_line_item")
         _check_int(self.amount_minor, "amount_minor")
         if self.exporter.party_id == self.importer.party_id or self.exporter.address == self.importer.address:
             raise ValidationError("exporter and importer must be different parties", code="same_party")
-        if not 0 < len(self.line_items) <= line_items_max:
-            raise ValidationError(f"an invoice has 1..{line_items_max} line items", code="bad_line_item")
         total = sum(item.amount_minor for item in self.line_items)
         if total != self.amount_minor:
             raise ValidationError(
