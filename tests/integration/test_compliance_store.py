@@ -27,7 +27,7 @@ from bauhinia.domain.compliance import (
     WalletAssessment,
     assess_wallet,
 )
-from bauhinia.domain.errors import ConflictError, ForbiddenError, RefusedError
+from bauhinia.domain.errors import ConflictError, ForbiddenError, RefusedError, ValidationError
 from bauhinia.services import compliance as svc
 
 T0 = 1_800_000_000 * 10**9
@@ -151,6 +151,12 @@ def test_rescreen_catches_customer_listed_after_onboarding(store: ComplianceRepo
     assert "ftm-e2" in second.changes[0].reason
     assert store.get_customer("C1").status is cdd.OnboardingDecision.REFUSED
     assert store.get_customer("C2").status is cdd.OnboardingDecision.ACCEPTED
+
+    # A malformed list file is refused with its reason before anyone is re-screened.
+    (lists / "broken.ftm.json").write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"broken\.ftm\.json: line 1 is not JSON"):
+        ListScreener(lists)
+    assert store.get_state(svc.LIST_VERSION_KEY) == v2.list_version
 
 
 def test_reviewed_false_positive_remembered_per_customer_and_entity(store: ComplianceRepository) -> None:
