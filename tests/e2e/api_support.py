@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 
 from bauhinia.adapters.store import api_credentials as creds
 from bauhinia.bootstrap import Container
 from bauhinia.config import Settings
+from bauhinia.domain.chain import CoinStatus
 from bauhinia.entrypoints.api.app import create_app
 
 ROLES = ("customer", "operator", "treasury", "compliance", "auditor", "admin")
@@ -47,3 +49,9 @@ def make_api(tmp_path: Path, **settings: object) -> Api:
     api.add_client("treasury2", {"treasury"})
     api.add_client("customer2", {"customer"}, "c2")
     return api
+
+
+def fake_chain() -> SimpleNamespace:
+    """Stands in for the chains in tests that are not about the chain (no EVM deployment)."""
+    status = CoinStatus("BHKD", "0x" + "1" * 40, 1, 0, 0, 0, 0, False, "L", "", {}, 0)
+    return SimpleNamespace(for_coin=lambda coin: SimpleNamespace(status=lambda: status))

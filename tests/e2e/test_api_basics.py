@@ -65,13 +65,20 @@ def test_oauth_client_credentials(api: Api) -> None:
 
 
 def test_api_keys_with_scopes(api: Api) -> None:
-    r = api.client.post("/v1/clients/operator/api-keys", json={"scopes": ["ledger:read"]}, headers=api.headers("admin"))
+    r = api.client.post("/v1/clients/customer/api-keys", json={"scopes": ["ledger:read"]},
+                        headers=api.headers("admin"))
     assert r.status_code == 201, r.text
     key = r.json()["api_key"]
     assert api.client.get("/v1/ledger/accounts", headers={"X-API-Key": key}).status_code == 200
-    _is_problem(api.client.get("/v1/approvals", headers={"X-API-Key": key}), 403, "insufficient_scope")
+    _is_problem(api.client.get("/v1/me", headers={"X-API-Key": key}), 403, "insufficient_scope")
     _is_problem(api.client.get("/v1/ledger/accounts", headers={"X-API-Key": key[:-2] + "xx"}), 401,
                 "invalid_api_key")
+    # An admin cannot mint a key for another staff client (it could then act as them).
+    other = api.client.post("/v1/clients/admin2/api-keys", json={"scopes": ["*"]}, headers=api.headers("admin"))
+    _is_problem(other, 403, "key_for_other_staff")
+    own = api.client.post("/v1/clients/admin/api-keys", json={"scopes": ["*"]}, headers=api.headers("admin"))
+    assert own.status_code == 201
+    assert api.client.get("/v1/me", headers={"X-API-Key": own.json()["api_key"]}).json()["via"] == "api_key"
 
 
 def test_idempotency_replay_and_conflict(api: Api) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request, status
 from pydantic import BaseModel, Field
 
 from bauhinia.adapters.store import api_credentials as creds
+from bauhinia.domain.errors import ForbiddenError
 from bauhinia.entrypoints.api.auth import ADMIN, ALL_ROLES, Principal, require
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import EXEMPT, IdempotentRoute
@@ -129,6 +130,11 @@ def create_api_key(
     client_id: Annotated[str, Path(pattern=ID_PATTERN)], body: ApiKeyCreate, container: ContainerDep,
     principal: Annotated[Principal, Depends(require(ADMIN, scope="clients:write"))],
 ) -> ApiKeyCreated:
+    target = creds.get_client(container.engine, client_id)
+    if client_id != principal.client_id and target.roles - {"customer"}:
+        # Otherwise one admin could mint a key for another staff client and approve its own requests as them.
+        raise ForbiddenError("API keys for another staff client are created by that client",
+                             code="key_for_other_staff")
     key = creds.create_api_key(container.engine, client_id, set(body.scopes))
     with container.engine.begin() as conn:
         from bauhinia.adapters.store import audit
