@@ -166,3 +166,38 @@ def test_es256_tokens(tmp_path: Path) -> None:
 
     assert jwt.get_unverified_header(api.tokens["admin"])["alg"] == "ES256"
     assert api.client.get("/v1/me", headers=api.headers("admin")).json()["roles"] == ["admin"]
+
+
+def test_idempotency_and_approvals_on_both_stores(tmp_path: Path, db_url: str) -> None:
+    api = make_api(tmp_path, database_url=db_url)
+    body = {"accounts": [{"id": 1, "currency": "HKD", "kind": "asset"}]}
+    h = api.headers("operator", key="same")
+    first = api.client.post("/v1/ledger/accounts", json=body, headers=h)
+    again = api.client.post("/v1/ledger/accounts", json=body, headers=h)
+    assert first.json() == again.json() == {"results": ["ok"]}
+    assert again.headers["idempotent-replayed"] == "true"
+    r = api.client.post("/v1/role-grants", json={"client_id": "auditor", "role": "compliance"},
+                        headers=api.headers("admin"))
+    done = api.client.post(f"/v1/approvals/{r.json()['id']}/approve", json={}, headers=api.headers("admin2"))
+    assert done.json()["status"] == "executed", done.text
+    assert done.json()["result"]["roles"] == ["auditor", "compliance"]
+    api.container.close()
+
+
+def test_request_logs_are_json_with_request_id(api: Api) -> None:
+    import io
+    import json
+    import logging
+
+    from bauhinia.entrypoints.api.observability import configure_logging
+
+    stream = io.StringIO()
+    handler = configure_logging("INFO", json_logs=True, stream=stream)
+    try:
+        api.client.get("/v1/me", headers={**api.headers("auditor"), "X-Request-Id": "rid-42"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    access = [x for x in lines if x["logger"] == "bauhinia.api.access"]
+    assert access and access[-1]["request_id"] == "rid-42" and access[-1]["status"] == 200
+    assert api.tokens["auditor"] not in stream.getvalue()

@@ -271,3 +271,22 @@ def test_webhook_dead_letter_and_replay(sqlite_engine) -> None:
         assert pub.dead_letters() == []
         assert rx.requests[-1][2]  # the replayed request is signed afresh
     assert len(rx.requests) == 4
+
+
+def test_container_wires_webhooks_from_settings(tmp_path) -> None:
+    from bauhinia.bootstrap import Container
+    from bauhinia.config import Settings
+
+    with Receiver("s3cret-value") as rx:
+        hooks = json.dumps([{"name": "erp", "url": rx.url, "secret": "s3cret-value", "topics": ["approvals.*"]}])
+        container = Container(Settings(data_dir=tmp_path, webhooks_json=hooks))
+        seen: list[str] = []
+        container.bus.subscribe("*", lambda e: seen.append(e.topic))
+        with container.engine.begin() as conn:
+            outbox.enqueue(conn, "approvals.requested", {"id": "a1"}, now_ns=1)
+        from bauhinia.entrypoints.workers.outbox_relay import run_relay
+
+        assert run_relay(container, threading.Event(), rounds_max=1) == 1
+        container.close()
+    assert seen == ["approvals.requested"]
+    assert len(rx.requests) == 1 and rx.requests[0][2]
