@@ -44,3 +44,18 @@ def test_verify_export_and_tamper(data_dir: Path) -> None:
     bad = runner.invoke(root, ["audit", "verify"])
     assert bad.exit_code != 0
     assert json.loads(bad.stdout)["first_broken_seq"] == 2
+
+
+def test_events_cli(data_dir: Path) -> None:
+    from bauhinia.adapters.events import outbox
+    from bauhinia.entrypoints.cli.main import root
+
+    engine = make_engine(f"sqlite:///{data_dir}/bauhinia.sqlite3")
+    with engine.begin() as conn:
+        outbox.enqueue(conn, "t.one", {"n": 1}, now_ns=1)
+    engine.dispose()
+    runner = CliRunner()
+    assert json.loads(runner.invoke(root, ["events", "status"]).output)["pending"] == 1
+    assert json.loads(runner.invoke(root, ["events", "relay", "--once"]).output)["published"] == 1
+    assert json.loads(runner.invoke(root, ["events", "status"]).output)["pending"] == 0
+    assert json.loads(runner.invoke(root, ["events", "replay-dead"]).output)["requeued"] == 0
