@@ -26,6 +26,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/approvals/{approval_id}"): STAFF,
     ("POST", "/v1/approvals/{approval_id}/approve"): frozenset({OP, T, K, D}),
     ("POST", "/v1/approvals/{approval_id}/reject"): frozenset({OP, T, K, D}),
+    ("POST", "/v1/approvals/{approval_id}/execute"): frozenset({OP, T, K, D}),
     ("GET", "/v1/audit/verify"): frozenset({A, D}),
     ("GET", "/v1/audit/entries"): frozenset({A, K, D}),
     ("GET", "/v1/chain/status/{coin}"): STAFF,
@@ -186,3 +187,19 @@ def test_no_endpoint_bypasses_approvals(api: Api) -> None:
     states = {a["id"]: a["status"] for a in api.client.get("/v1/approvals", headers=api.headers("auditor"))
               .json()["items"]}
     assert states[reset] != "executed" and states[grant] != "executed"
+
+
+def test_failed_execution_is_retried_once_through_the_api(api: Api) -> None:
+    _trip(api)
+    rid = api.client.post("/v1/reserves/breakers/BHKD/reset", json={"reason": "short"},
+                          headers=api.headers("treasury")).json()["id"]
+    # The reserves service wants a longer reason: the approved reset is refused and stays approved.
+    r = api.client.post(f"/v1/approvals/{rid}/approve", json={}, headers=api.headers("admin"))
+    assert r.status_code == 422 and r.json()["code"] == "reason_required"
+    state = api.client.get(f"/v1/approvals/{rid}", headers=api.headers("auditor")).json()
+    assert state["status"] == "approved" and "reason" in state["last_error"] and _halted(api)
+    # Retrying runs the same executor again; it is refused again, and nothing ran twice.
+    again = api.client.post(f"/v1/approvals/{rid}/execute", json={}, headers=api.headers("treasury2"))
+    assert again.status_code == 422 and _halted(api)
+    assert api.client.post(f"/v1/approvals/{rid}/execute", json={},
+                           headers=api.headers("compliance")).status_code == 403

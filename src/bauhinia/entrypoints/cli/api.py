@@ -49,7 +49,6 @@ def create_key(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option()] = 1,
     relay: Annotated[bool, typer.Option(help="run the outbox relay in this process")] = True,
 ) -> None:
     """Run the REST API (OpenAPI at /openapi.json, metrics at /metrics)."""
@@ -71,7 +70,7 @@ def serve(
 
         threading.Thread(target=run_relay, args=(container, stop), name="outbox-relay", daemon=True).start()
     try:
-        uvicorn.run(api, host=host, port=port, workers=workers, log_config=None, access_log=False)
+        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
     finally:
         stop.set()
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import approvals as apv
+from bauhinia.domain.errors import ForbiddenError
 from bauhinia.entrypoints.api.auth import ADMIN, AUDITOR, COMPLIANCE, OPERATOR, TREASURY, Principal, require
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
@@ -102,3 +103,16 @@ def reject(
     return approval_public(
         container.approvals.reject(approval_id, actor=principal.subject, roles=principal.roles, reason=body.reason)
     )
+
+
+@router.post("/{approval_id}/execute", response_model=ApprovalPublic)
+def execute(
+    approval_id: ApprovalId, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(*CHECKERS, scope="approvals:decide"))],
+) -> ApprovalPublic:
+    """Run an approved request whose execution failed (e.g. a rule refused it then); it still runs only once."""
+    request = container.approvals.get(approval_id)
+    policy = container.approvals.policy(request.kind)
+    if policy is None or not principal.roles & policy.approver_roles:
+        raise ForbiddenError(f"executing {request.kind} needs an approver role", code="approver_role_missing")
+    return approval_public(container.approvals.execute(approval_id, actor=principal.subject))
