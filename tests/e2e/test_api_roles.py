@@ -132,7 +132,10 @@ def test_breaker_reset_needs_a_second_person(api: Api) -> None:
     again = api.client.post(f"/v1/approvals/{rid}/approve", json={}, headers=api.headers("admin"))
     assert again.status_code == 409
     entries = api.client.get("/v1/audit/entries", headers=api.headers("auditor")).json()["items"]
-    assert [e["action"] for e in entries][-3:] == ["approval.requested", "approval.approved", "approval.executed"]
+    actions = [e["action"] for e in entries if e["action"].startswith("approval.")]
+    assert actions[-3:] == ["approval.requested", "approval.approved", "approval.executed"]
+    calls = [(e["actor"], e["action"]) for e in entries if e["action"].startswith("api.")]
+    assert ("client:treasury", "api.request_breaker_reset") in calls and ("client:treasury2", "api.approve") in calls
     assert api.client.get("/v1/audit/verify", headers=api.headers("auditor")).json()["ok"]
 
 

@@ -1,6 +1,7 @@
 """`Idempotency-Key` on every POST: the first response is stored; the same key with the same request replays it
 (header `Idempotent-Replayed: true`); the same key with a different request is a 409 problem; a key whose first
-request is still running is a 409 too. Keys are scoped to the authenticated client.
+request is still running is a 409 too. Keys are scoped to the authenticated client. Each accepted (< 400) POST
+also gets an `api.<route name>` entry in the hash-chained audit log.
 
 Used as the router's `route_class`: `APIRouter(route_class=IdempotentRoute)`.
 """
@@ -15,6 +16,7 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.routing import APIRoute
 
 from bauhinia.adapters.store import api_credentials as creds
+from bauhinia.adapters.store import audit
 from bauhinia.domain.errors import BauhiniaError
 from bauhinia.entrypoints.api import problems
 from bauhinia.entrypoints.api.auth import principal_from_request
@@ -91,6 +93,15 @@ class IdempotentRoute(APIRoute):
                 engine, principal.subject, key, response.status_code, response.headers.get("content-type"),
                 bytes(response.body),
             )
+            if response.status_code < 400:
+                # Every accepted state-changing call is in the hash-chained audit log (who, what, when).
+                with engine.begin() as conn:
+                    audit.append(
+                        conn, actor=principal.subject, action=f"api.{self.name}", subject=request.url.path[:256],
+                        details={"method": request.method, "status": response.status_code,
+                                 "idempotency_key": key, "request_sha256": digest},
+                        now_ns=request.app.state.container.clock.now_ns(),
+                    )
             return response
 
         return idempotent_handler
