@@ -118,7 +118,12 @@ class Container:
             roles = api_credentials.grant_role(self.engine, params["client_id"], params["role"])
             return {"client_id": params["client_id"], "roles": sorted(roles)}
 
-        return {"breaker_reset": breaker_reset, "role_grant": role_grant}
+        def mint(params: Any, key: str) -> dict[str, Any]:
+            from bauhinia.services.issuance import approve_large_mint
+
+            return approve_large_mint(self.issuance, int(params["subscription"]), key)
+
+        return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint}
 
     @cached_property
     def screener(self) -> Any:
@@ -226,6 +231,7 @@ class Container:
             index=index,
             recover_signer=recover_signer,
             buffer_bps=s.coverage_buffer_bps,
+            approvals=self.approvals,
         )
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from bauhinia.adapters.bank.simulator import SimEntry
 from bauhinia.domain import issuance as iss
-from bauhinia.domain.errors import ConflictError, RefusedError
+from bauhinia.domain.errors import BauhiniaError, ConflictError, RefusedError
 from bauhinia.domain.issuance import Book
 from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.entrypoints.scenario import Issuer, make_issuer
@@ -180,3 +180,27 @@ def test_cnh_coin_without_mainland_approval_refuses_to_mint(tmp_path: Path, sqli
     # the HKD coin needs no such approval
     assert svc.run_subscriptions(issuer.ctx, Currency.HKD).minted == 0
     issuer.container.close()
+
+
+def test_a_mint_above_the_threshold_waits_for_a_second_approver(issuer: Issuer) -> None:
+    ctx = issuer.ctx
+    big = issuer.add_holder("big", "Big Trader Ltd", "555-5")
+    issuer.drop_notification([issuer.deposit(big, 1_500_000_00, "B1"), issuer.deposit(big, 999_00, "B2")], NOW)
+    svc.ingest_bank_files(ctx)
+    rep = svc.run_subscriptions(ctx, CNH)
+    assert rep.minted == 1 and rep.held == 1  # the small one goes, the large one waits
+    held = next(s for s in ctx.store.subscriptions() if s.status == "held")
+    assert held.approval_id and "second approver" in held.reason
+    assert issuer.chain().balance_of(big.wallet) == minor_to_base_units(999_00)
+    # running again opens no second request and still does not mint
+    assert svc.run_subscriptions(ctx, CNH).minted == 0
+    assert ctx.store.subscription(held.seq).approval_id == held.approval_id
+    approvals = issuer.container.approvals
+    with pytest.raises(BauhiniaError) as own:
+        approvals.approve(held.approval_id, actor=ctx.actor, roles={"treasury"})  # the maker cannot approve
+    assert "maker" in str(own.value).lower() or "own" in str(own.value).lower()
+    with pytest.raises(BauhiniaError):
+        approvals.approve(held.approval_id, actor="ops-1", roles={"operator"})  # not an approver role
+    approvals.approve(held.approval_id, actor="treasurer-1", roles={"treasury"})
+    assert svc.run_subscriptions(ctx, CNH).minted == 1
+    assert issuer.chain().balance_of(big.wallet) == minor_to_base_units(1_500_999_00)

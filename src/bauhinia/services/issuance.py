@@ -56,6 +56,7 @@ class IssuanceContext:
     index: Callable[[Currency], int]  # catch the coin's indexer up; returns events applied
     recover_signer: Callable[[str, str], str]  # (EIP-191 message, signature) -> address
     buffer_bps: int = 0
+    approvals: Any = None  # services.approvals.ApprovalService: mints above its "mint" policy need a checker
     mint_batch_size: int = mint_batch_credits_max
     actor: str = "system"
     events: list[str] = field(default_factory=list)  # human log of what happened, for the CLI and demo
@@ -376,6 +377,8 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
                 reason = "customer not cleared"
             elif wallet is None:
                 reason = "customer has no verified wallet"
+            elif _needs_approval(ctx, s) and not s.approved_by:
+                reason = f"awaiting a second approver (mint above the policy threshold): {_request_approval(ctx, s)}"
             else:
                 if wallet not in frozen:
                     frozen[wallet] = chain.is_frozen(wallet)
@@ -406,6 +409,37 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
         ctx.say(f"mint {fiat.value}: {report.minted} subscription(s) minted in {report.batches} batch(es), "
                 f"{report.held} held" + (f" ({report.refused[0]})" if report.refused else ""))
     return report
+
+
+def _needs_approval(ctx: IssuanceContext, s: Any) -> bool:
+    if ctx.approvals is None:
+        return False
+    policy = ctx.approvals.policy("mint")
+    return bool(policy is not None and policy.applies({"amount_minor": int(s.amount_minor)}))
+
+
+def _request_approval(ctx: IssuanceContext, s: Any) -> str:
+    """Open (once) the maker-checker request for a large mint; returns its id."""
+    if s.approval_id:
+        return str(s.approval_id)
+    sub = ctx.approvals.submit("mint", {"subscription": int(s.seq), "coin": Currency(s.fiat).coin.value,
+                                        "amount_minor": int(s.amount_minor), "customer_id": s.customer_id},
+                               maker=ctx.actor)
+    approval_id = str(sub.request.id) if sub.request is not None else "executed"
+    with ctx.store.unit_of_work(_now(ctx)) as uow:
+        uow.update_subscriptions([s.seq], approval_id=approval_id)
+    return approval_id
+
+
+def approve_large_mint(ctx: IssuanceContext, subscription_seq: int, approval_key: str) -> dict[str, Any]:
+    """The executor of an approved "mint" request: the subscription may now be minted by the next run."""
+    s = ctx.store.subscription(subscription_seq)
+    if s.status not in ("received", "held"):
+        raise ConflictError(f"subscription {subscription_seq} is {s.status}", code="invalid_transition")
+    with ctx.store.unit_of_work(_now(ctx)) as uow:
+        uow.update_subscriptions([subscription_seq], approved_by=approval_key[:120])
+        uow.audit(ctx.actor, "mint.approved", f"subscription:{subscription_seq}", {"approval": approval_key})
+    return {"subscription": subscription_seq, "approved": True}
 
 
 def _gate_mint(ctx: IssuanceContext, fiat: Currency, mint_base_units: int) -> None:

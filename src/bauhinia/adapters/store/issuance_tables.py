@@ -73,6 +73,8 @@ subscriptions = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("wallet", sa.String(42)),
     sa.Column("mint_batch", sa.BigInteger, index=True),
+    sa.Column("approval_id", sa.String(64)),  # a mint above the policy threshold waits for a second approver
+    sa.Column("approved_by", sa.String(120)),
     sa.Column("reason", sa.String(300)),
     sa.Column("received_at_ns", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ns", sa.BigInteger, nullable=False),
