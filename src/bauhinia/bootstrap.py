@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -14,6 +14,22 @@ from bauhinia.config import Settings
 
 def load_settings() -> Settings:
     return Settings()
+
+
+class _LazyMap(Mapping[Any, Any]):
+    """A mapping computed on first access (so building a context deploys or indexes nothing by itself)."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.fn(key)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 class SystemClock:
@@ -227,7 +243,7 @@ class Container:
             clock=self.clock,
             issuer=issuer,
             reserve_accounts=accounts,
-            coin_cursors={fiat: ix.name for fiat, ix in self.indexers.items()},
+            coin_cursors=_LazyMap(lambda fiat: self.indexers[fiat].name),
             index=index,
             recover_signer=recover_signer,
             buffer_bps=s.coverage_buffer_bps,

@@ -50,10 +50,27 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/reserves/proofs/verify"): ALL,
     ("POST", "/v1/screening/names"): frozenset({OP, K, D}),
     ("POST", "/v1/screening/wallets"): frozenset({OP, K, D}),
+    ("POST", "/v1/customers"): frozenset({OP, K, D}),
+    ("GET", "/v1/customers"): STAFF,
+    ("GET", "/v1/customers/{customer_id}"): ALL,
+    ("POST", "/v1/customers/{customer_id}/status"): frozenset({K, D}),
+    ("POST", "/v1/customers/{customer_id}/bank-accounts"): frozenset({OP, K, D}),
+    ("POST", "/v1/customers/{customer_id}/wallet-challenges"): frozenset({C, OP, D}),
+    ("POST", "/v1/customers/{customer_id}/wallets"): frozenset({C, OP, D}),
+    ("POST", "/v1/bank-files"): frozenset({OP, T, D}),
+    ("GET", "/v1/subscriptions"): ALL,
+    ("GET", "/v1/subscriptions/{seq}"): ALL,
+    ("POST", "/v1/mint-runs"): frozenset({OP, T, D}),
+    ("POST", "/v1/redemptions"): frozenset({C, OP, D}),
+    ("GET", "/v1/redemptions"): ALL,
+    ("GET", "/v1/redemptions/{seq}"): ALL,
+    ("POST", "/v1/redemption-runs"): frozenset({OP, T, D}),
+    ("GET", "/v1/redemption-deadlines"): STAFF,
+    ("POST", "/v1/issuance/recover"): frozenset({OP, D}),
 }
 
 PATH_VALUES = {"client_id": "customer2", "approval_id": "apr_missing", "coin": "BHKD", "dead_letter_id": "1",
-               "account_id": "1", "transfer_id": "1"}
+               "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1"}
 
 
 @pytest.fixture()

@@ -10,9 +10,12 @@ the transfers whose ids the batch reuses, and writes the batch with one bulk ins
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -72,8 +75,20 @@ def _row_to_account(r: Sequence[object]) -> tuple[Account, Balance]:
     return acc, Balance(int(r[7]), int(r[8]), int(r[9]), int(r[10]))  # type: ignore[call-overload]
 
 
+def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Writers of one SqlLedger take its lock: the balance cache is shared by the threads that use it."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqlLedger, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class SqlLedger:
-    """The ledger on SQLite or PostgreSQL. Thread-compatible (one instance per thread/process)."""
+    """The ledger on SQLite or PostgreSQL. Thread-safe: writes through one instance are serialised (they are
+    serialised by the database's writer lock anyway)."""
 
     def __init__(self, engine: Engine, now_ns: Callable[[], int]) -> None:
         self.engine = engine
@@ -83,6 +98,7 @@ class SqlLedger:
         self._accounts: dict[int, Account] = {}
         self._balances: dict[int, Balance] = {}
         self._version: int | None = None
+        self._mutex = threading.RLock()
 
     # ------------------------------------------------------------------ helpers
     def _in(self, column: str) -> str:
@@ -141,6 +157,7 @@ class SqlLedger:
             "UPDATE ledger_meta SET indexed_until = last_timestamp, unindexed_count = 0 WHERE id = 1"
         )
 
+    @_serialised
     def compact(self) -> None:
         """Compact now (e.g. before a report); idempotent."""
         with self.engine.begin() as conn:
@@ -160,6 +177,7 @@ class SqlLedger:
             self._balances[acc.id] = bal
 
     # ------------------------------------------------------------------ accounts
+    @_serialised
     def create_accounts(self, batch: Sequence[Account]) -> list[str]:
         """Create accounts; one result per account ("ok", "exists" or an error code)."""
         with self.engine.begin() as conn:
@@ -189,6 +207,7 @@ class SqlLedger:
             self._version = new_version
         return outcome.results
 
+    @_serialised
     def close_account(self, account_id: int) -> None:
         """Close an account: it takes no new postings. Refused while pending transfers hold funds on it."""
         with self.engine.begin() as conn:
@@ -209,6 +228,7 @@ class SqlLedger:
         self._version = None  # reload on next use
 
     # ------------------------------------------------------------------ transfers
+    @_serialised
     def create_transfers(self, batch: Sequence[Transfer]) -> list[str]:
         """Create a batch of transfers in one transaction; one result per transfer."""
         with self.engine.begin() as conn:
@@ -217,6 +237,7 @@ class SqlLedger:
         self._version = new_version
         return outcome.results
 
+    @_serialised
     def create_transfers_in(self, conn: sa.Connection, batch: Sequence[Transfer]) -> list[str]:
         """The same, inside a transaction the caller owns (for entries committed with other state)."""
         outcome, _ = self._create_transfers(conn, batch)
@@ -312,6 +333,7 @@ class SqlLedger:
                 [tuple(s) for s in outcome.pending_changes.values()],
             )
 
+    @_serialised
     def expire_pending(self, limit: int = core.transfer_batch_size_max) -> int:
         """Release pending transfers whose timeout has passed. Returns how many were released."""
         now = self.now_ns()
