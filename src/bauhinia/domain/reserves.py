@@ -719,3 +719,16 @@ class PublishedRoot:
     total_base_units: int
     leaf_count: int
     published_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatementBalance:
+    """The closing balance (CLBD) of one reserve account on one bank statement (camt.053)."""
+
+    account: str
+    message_id: str
+    currency: Currency
+    closing_minor: int
+    closing_on: date | None
+    created_at_ns: int
+    ingested_at_ns: int

@@ -14,11 +14,14 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, Protocol
 
+from bauhinia.domain import banking as bnk
+from bauhinia.domain import issuance as iss
 from bauhinia.domain import proofs
 from bauhinia.domain import reserves as rsv
 from bauhinia.domain.errors import ConflictError, RefusedError, ValidationError
-from bauhinia.domain.money import Currency
+from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.domain.reconciliation import ReconciliationInput, ReconciliationResult, reconcile
 from bauhinia.ports import ReservesStore
 
@@ -159,6 +162,128 @@ def check_mint_allowed(
         buffer_bps=buffer_bps,
         reserve_added_minor=reserve_added_minor,
     )
+
+
+# --- the ledger's side of coverage (shared with the issuance mint gate) ------------------------------------
+
+
+class LedgerReader(Protocol):
+    def account(self, account_id: int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFigures:
+    """One coin's books: liabilities in token base units, reserve cash in fiat minor units."""
+
+    fiat: Currency
+    outstanding_base_units: int  # coins outstanding, frozen balances included
+    redemptions_in_flight_base_units: int  # burned, not yet paid out
+    reserve_cash_available_minor: int  # cash at bank not held for pending payouts
+    reserve_cash_posted_minor: int  # what the bank should show (held payout cash included)
+
+    @property
+    def held_for_payouts_minor(self) -> int:
+        return self.reserve_cash_posted_minor - self.reserve_cash_available_minor
+
+
+def ledger_figures(ledger: LedgerReader, fiat: Currency) -> LedgerFigures:
+    outstanding = ledger.account(iss.book_account_id(fiat, iss.Book.COINS_OUTSTANDING)).posted
+    in_flight = ledger.account(iss.book_account_id(fiat, iss.Book.REDEMPTIONS_PAYABLE)).posted
+    cash = ledger.account(iss.book_account_id(fiat, iss.Book.RESERVE_CASH))
+    return LedgerFigures(
+        fiat, minor_to_base_units(outstanding), minor_to_base_units(in_flight), cash.available, cash.posted
+    )
+
+
+def reserve_value_minor(store: ReservesStore, ledger: LedgerReader, fiat: Currency, as_of: date) -> int:
+    """The reserve backing a coin: its pool's value after haircuts plus the ledger's available reserve cash."""
+    pool = rsv.value_pool(fiat.coin, store.list_assets(fiat.coin), store.market_data(as_of))
+    return pool.reserve_value_minor + ledger_figures(ledger, fiat).reserve_cash_available_minor
+
+
+def gate_mint(
+    store: ReservesStore,
+    ledger: LedgerReader,
+    fiat: Currency,
+    as_of: date,
+    *,
+    mint_base_units: int,
+    buffer_bps: int = default_buffer_bps,
+    now_ns: int | None = None,
+) -> rsv.MintCheck:
+    """The mint gate fed from the books: breaker closed, coverage after the mint >= 100 % + buffer, where the
+    reserve is the pool plus available reserve cash and the liabilities are coins outstanding (frozen included)
+    plus redemptions in flight. With `now_ns`, the day's coverage point (before the mint) is recorded first."""
+    figures = ledger_figures(ledger, fiat)
+    if now_ns is not None:
+        record_coverage_point(store, ledger, fiat, as_of, now_ns=now_ns)
+    return check_mint_allowed(
+        store,
+        fiat.coin,
+        as_of,
+        mint_base_units=mint_base_units,
+        outstanding_base_units=figures.outstanding_base_units,
+        redemptions_in_flight_base_units=figures.redemptions_in_flight_base_units,
+        buffer_bps=buffer_bps,
+        reserve_added_minor=figures.reserve_cash_available_minor,
+    )
+
+
+def record_coverage_point(
+    store: ReservesStore, ledger: LedgerReader, fiat: Currency, as_of: date, *, now_ns: int
+) -> rsv.CoveragePoint:
+    figures = ledger_figures(ledger, fiat)
+    pool = rsv.value_pool(fiat.coin, store.list_assets(fiat.coin), store.market_data(as_of))
+    reserve = pool.reserve_value_minor + figures.reserve_cash_available_minor
+    liabilities = rsv.liabilities_base_units(
+        figures.outstanding_base_units, figures.redemptions_in_flight_base_units
+    )
+    point = rsv.CoveragePoint(
+        fiat.coin,
+        as_of,
+        reserve,
+        pool.market_value_minor + figures.reserve_cash_available_minor,
+        liabilities,
+        rsv.coverage_bps(reserve, liabilities),
+        now_ns,
+    )
+    store.put_coverage(point)
+    return point
+
+
+# --- bank statements: the closing balances the reconciliation compares the ledger with -------------------
+
+
+def record_bank_statement(
+    store: ReservesStore, message: bnk.BankMessage, reserve_accounts: Mapping[str, Currency], now_ns: int
+) -> int:
+    """Hook for the bank ingest: store the closing balance (CLBD) of each reserve account a camt.053 reports,
+    with the keys of the booked entries it covers. Notifications (camt.054) and accounts that are not reserve
+    accounts are ignored; a statement already recorded is kept as first seen. Returns statements recorded."""
+    if message.kind is not bnk.MessageKind.STATEMENT:
+        return 0
+    created_at_ns = int(message.created_at.timestamp() * 1_000_000_000) if message.created_at else now_ns
+    recorded = 0
+    for rep in message.reports:
+        fiat = reserve_accounts.get(rep.account.value)
+        if fiat is None:
+            continue
+        closing = next((b for b in rep.balances if b.type_code == "CLBD"), None)
+        if closing is None:
+            continue
+        keys = [e.entry_key for e in rep.entries if e.status == "BOOK"]
+        statement = rsv.StatementBalance(
+            rep.account.value,
+            message.message_id[:64],
+            fiat,
+            closing.amount_minor,
+            closing.on,
+            created_at_ns,
+            now_ns,
+        )
+        if store.record_statement(statement, keys):
+            recorded += 1
+    return recorded
 
 
 def stress(

@@ -436,3 +436,100 @@ class ReservesRepository:
             int(r.leaf_count),
             int(r.published_at_ns),
         )
+
+    # --- bank statements (closing balances) and proof-of-liabilities leaves ---
+
+    def record_statement(self, statement: rsv.StatementBalance, entry_keys: list[str]) -> bool:
+        """Record a statement's closing balance and the entries it covers; a statement already recorded (same
+        account and message id) is kept as first seen. Returns whether it was new."""
+        with self._tx() as conn:
+            seen = conn.execute(
+                sa.select(t.bank_statements.c.message_id).where(
+                    t.bank_statements.c.account == statement.account,
+                    t.bank_statements.c.message_id == statement.message_id,
+                )
+            ).first()
+            if seen is not None:
+                return False
+            conn.execute(
+                sa.insert(t.bank_statements).values(
+                    account=statement.account,
+                    message_id=statement.message_id,
+                    currency=statement.currency.value,
+                    closing_minor=statement.closing_minor,
+                    closing_on=statement.closing_on,
+                    created_at_ns=statement.created_at_ns,
+                    ingested_at_ns=statement.ingested_at_ns,
+                    entries=len(entry_keys),
+                )
+            )
+            known = set()
+            for i in range(0, len(entry_keys), 500):
+                chunk = entry_keys[i : i + 500]
+                known |= {
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(t.statement_entries.c.entry_key).where(
+                            t.statement_entries.c.entry_key.in_(chunk)
+                        )
+                    )
+                }
+            rows = [
+                {"entry_key": k, "account": statement.account, "message_id": statement.message_id}
+                for k in dict.fromkeys(entry_keys)
+                if k not in known
+            ]
+            if rows:
+                conn.execute(sa.insert(t.statement_entries), rows)
+        return True
+
+    def latest_statements(self) -> dict[str, rsv.StatementBalance]:
+        """The latest statement per account (by creation time, then ingestion time)."""
+        out: dict[str, rsv.StatementBalance] = {}
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(t.bank_statements).order_by(
+                    t.bank_statements.c.created_at_ns, t.bank_statements.c.ingested_at_ns
+                )
+            )
+            for r in rows:
+                out[r.account] = rsv.StatementBalance(
+                    r.account,
+                    r.message_id,
+                    Currency(r.currency),
+                    int(r.closing_minor),
+                    r.closing_on,
+                    int(r.created_at_ns),
+                    int(r.ingested_at_ns),
+                )
+        return out
+
+    def put_liability_leaves(self, snapshot_id: str, leaves: list[tuple[str, int]]) -> None:
+        with self._tx() as conn:
+            rows = [
+                {"snapshot_id": snapshot_id, "position": i, "holder_id": h, "balance_base_units": b}
+                for i, (h, b) in enumerate(leaves)
+            ]
+            for i in range(0, len(rows), 10_000):
+                conn.execute(sa.insert(t.liability_leaves), rows[i : i + 10_000])
+
+    def liability_leaves(self, snapshot_id: str) -> list[tuple[str, int]]:
+        with self._tx() as conn:
+            return [
+                (r.holder_id, int(r.balance_base_units))
+                for r in conn.execute(
+                    sa.select(t.liability_leaves.c.holder_id, t.liability_leaves.c.balance_base_units)
+                    .where(t.liability_leaves.c.snapshot_id == snapshot_id)
+                    .order_by(t.liability_leaves.c.position)
+                )
+            ]
+
+    def latest_liability_root(self, coin: Currency) -> rsv.PublishedRoot | None:
+        with self._tx() as conn:
+            r = conn.execute(
+                sa.select(t.liability_roots.c.snapshot_id)
+                .where(t.liability_roots.c.coin == coin.value)
+                .order_by(t.liability_roots.c.published_at_ns.desc())
+                .limit(1)
+            ).first()
+        return None if r is None else self.get_liability_root(r.snapshot_id)

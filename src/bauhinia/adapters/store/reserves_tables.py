@@ -151,3 +151,37 @@ liability_roots = sa.Table(
     sa.Column("leaf_count", sa.Integer, nullable=False),
     sa.Column("published_at_ns", sa.BigInteger, nullable=False),
 )
+
+# Bank statements (camt.053) as ingested: the closing balance (CLBD) per reserve account, and the keys of the
+# entries each statement covers (to tell which ledger bookings from notifications are not on a statement yet).
+bank_statements = sa.Table(
+    "reserve_bank_statements",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(8), nullable=False),
+    sa.Column("closing_minor", sa.BigInteger, nullable=False),
+    sa.Column("closing_on", sa.Date),
+    sa.Column("created_at_ns", sa.BigInteger, nullable=False),  # the statement's creation time
+    sa.Column("ingested_at_ns", sa.BigInteger, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),
+)
+
+statement_entries = sa.Table(
+    "reserve_statement_entries",
+    metadata,
+    sa.Column("entry_key", sa.String(64), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(64), nullable=False),
+)
+
+# The holder balances of each proof-of-liabilities snapshot (holder ids in clear: private to the issuer),
+# so a holder's inclusion proof can be produced later from the same leaves.
+liability_leaves = sa.Table(
+    "reserve_liability_leaves",
+    metadata,
+    sa.Column("snapshot_id", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("holder_id", sa.String(128), nullable=False),
+    sa.Column("balance_base_units", sa.BigInteger, nullable=False),
+)
