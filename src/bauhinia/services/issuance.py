@@ -226,6 +226,7 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
             duplicate = uow.file_seen(f.content_hash, message_key)
             if not duplicate:
                 _book_file(ctx, uow, f, msg, message_key, refs, now, report)
+        reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
         if duplicate:
             ctx.bank.quarantine(f.name, "duplicate_statement",
                                 f"{message_key} (or a file with the same content) was already processed")
@@ -443,12 +444,8 @@ def approve_large_mint(ctx: IssuanceContext, subscription_seq: int, approval_key
 
 
 def _gate_mint(ctx: IssuanceContext, fiat: Currency, mint_base_units: int) -> None:
-    outstanding, in_flight, cash_minor = _liabilities(ctx, fiat)
-    reserves_svc.check_mint_allowed(
-        ctx.reserves, fiat.coin, from_ns(_now(ctx)).astimezone(HK_TZ).date(),
-        mint_base_units=mint_base_units, outstanding_base_units=outstanding,
-        redemptions_in_flight_base_units=in_flight, buffer_bps=ctx.buffer_bps, reserve_added_minor=cash_minor,
-    )
+    reserves_svc.gate_mint(ctx.reserves, ctx.ledger, fiat, from_ns(_now(ctx)).astimezone(HK_TZ).date(),
+                           mint_base_units=mint_base_units, buffer_bps=ctx.buffer_bps, now_ns=_now(ctx))
 
 
 def _hold(ctx: IssuanceContext, held: list[tuple[Any, str]], report: MintReport) -> None:
