@@ -156,7 +156,9 @@ class Container:
 
         with self._lock:
             if not self.settings.chain_rpc_url:
-                return make_embedded_chain(self.engine, licence_number=self.settings.licence_number,
+                # The in-process EVM lives as long as this process, so its transaction journal does too (an
+                # in-memory store): a journal kept in the database would name transactions of a chain now gone.
+                return make_embedded_chain(None, licence_number=self.settings.licence_number,
                                            cnh_approval_reference=self.settings.cnh_mainland_approval_reference)
             from bauhinia.adapters.chain.deploy import deploy_coin, find_deployment, record_deployment
             from bauhinia.adapters.chain.journal import TxJournal

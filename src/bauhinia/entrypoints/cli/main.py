@@ -7,6 +7,7 @@ A module `entrypoints/cli/<name>.py` that defines `app` becomes `bauhinia <name>
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -40,7 +41,9 @@ _load_commands()
 
 def main() -> None:
     try:
-        root(standalone_mode=False)
+        rc = root(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except BauhiniaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -55,7 +58,11 @@ def main() -> None:
         if isinstance(exc, click.exceptions.ClickException):
             print(f"error: {exc.format_message()}", file=sys.stderr)
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("BAUHINIA_DEBUG"):
+            raise
+        print(f"error: internal: {type(exc).__name__}: {exc} (set BAUHINIA_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

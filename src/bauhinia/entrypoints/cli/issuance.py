@@ -1,0 +1,250 @@
+"""`bauhinia issuance ...`: customers, bank files in, mint, redeem, deadlines and recovery.
+
+Steps that touch the chain need a chain that outlives the command: set BAUHINIA_CHAIN_RPC_URL to a node. On the
+embedded default (an in-process EVM that lives as long as one command) use `bauhinia demo`, or `issuance cycle`,
+which runs the bank-in, mint and redeem steps in one process.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bauhinia.domain import issuance as iss
+from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.money import Amount, Currency, parse_currency, parse_decimal_amount
+
+app = typer.Typer(help="Subscription and redemption at par: customers, bank files, mint, redeem, deadlines.",
+                  no_args_is_help=True)
+customer_app = typer.Typer(help="Customers: open, clear, bank accounts, wallets.", no_args_is_help=True)
+app.add_typer(customer_app, name="customer")
+console = Console()
+
+
+def _ctx() -> Any:
+    from bauhinia.bootstrap import Container
+
+    return Container().issuance
+
+
+def _fiat(code: str) -> Currency:
+    cur = parse_currency(code).fiat
+    if cur not in (Currency.CNH, Currency.HKD):
+        raise ValidationError(f"{code} is not a coin currency", code="unknown_coin")
+    return cur
+
+
+@app.command("configure-coin")
+def configure_coin(currency: Annotated[str, typer.Option(help="CNH or HKD")],
+                   licence: Annotated[str, typer.Option(help="the issuer's licence number")],
+                   approval: Annotated[str | None, typer.Option(help="mainland approval reference (CNH coin)")] = None,
+                   subscription_fee_bps: Annotated[int, typer.Option()] = 0,
+                   redemption_fee_bps: Annotated[int, typer.Option()] = 0) -> None:
+    """Record a coin's licence data and disclosed fees, and open its books."""
+    from bauhinia.services import issuance as svc
+
+    fiat = _fiat(currency)
+    svc.configure_coin(_ctx(), iss.CoinConfig(fiat, licence, approval, subscription_fee_bps, redemption_fee_bps))
+    warn = "" if fiat is not Currency.CNH or approval else " [yellow](no mainland approval: will not mint)[/yellow]"
+    console.print(f"{fiat.coin.value} configured: licence {licence}, "
+                  f"fees {subscription_fee_bps}/{redemption_fee_bps} bps{warn}")
+
+
+@app.command("fund-capital")
+def fund_capital(currency: Annotated[str, typer.Option()], amount: Annotated[str, typer.Option(help="e.g. 500000.00")],
+                 reference: Annotated[str, typer.Option(help="unique reference; the same one never books twice")]
+                 ) -> None:
+    """Book the issuer's own capital paid into the reserve account (the coverage buffer)."""
+    from bauhinia.services import issuance as svc
+
+    fiat = _fiat(currency)
+    svc.fund_issuer_capital(_ctx(), fiat, parse_decimal_amount(amount, fiat), reference)
+    console.print(f"capital {Amount(parse_decimal_amount(amount, fiat), fiat).format()} booked ({reference})")
+
+
+@customer_app.command("add")
+def customer_add(customer_id: str, name: str) -> None:
+    """Open a customer (status onboarding until due diligence clears it)."""
+    from bauhinia.services import issuance as svc
+
+    c = svc.onboard_customer(_ctx(), customer_id, name, cleared=False)
+    console.print(f"customer {c.id}: {c.status.value}, deposit reference [bold]{c.deposit_reference}[/bold]")
+
+
+@customer_app.command("status")
+def customer_status(customer_id: str, status: Annotated[str, typer.Argument(help="onboarding|cleared|suspended")],
+                    reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")]) -> None:
+    """Clear or suspend a customer."""
+    from bauhinia.services import issuance as svc
+
+    try:
+        new = iss.CustomerStatus(status)
+    except ValueError:
+        raise ValidationError(f"unknown status {status!r}", code="bad_status") from None
+    svc.set_customer_status(_ctx(), customer_id, new, reason)
+    console.print(f"customer {customer_id}: {new.value}")
+
+
+@customer_app.command("bank-account")
+def customer_bank_account(customer_id: str, account: str,
+                          holder: Annotated[str, typer.Option(help="account holder's name (the customer's own)")],
+                          currency: Annotated[str, typer.Option()], bic: Annotated[str | None, typer.Option()] = None,
+                          scheme: Annotated[str, typer.Option()] = "BBAN") -> None:
+    """Record a bank account verified to be in the customer's own name."""
+    from bauhinia.services import issuance as svc
+
+    svc.add_bank_account(_ctx(), iss.VerifiedBankAccount(customer_id, account, scheme, holder, _fiat(currency), bic))
+    console.print(f"bank account ****{account[-4:]} recorded for {customer_id}")
+
+
+@customer_app.command("wallet-challenge")
+def wallet_challenge(customer_id: str, address: str) -> None:
+    """Print the message to sign (EIP-191) with the wallet's key, and its nonce."""
+    import secrets
+
+    nonce = secrets.token_hex(16)
+    console.print(f"nonce: {nonce}\n---\n{iss.wallet_challenge(customer_id, address, nonce)}")
+
+
+@customer_app.command("wallet")
+def wallet(customer_id: str, address: str, nonce: Annotated[str, typer.Option()],
+           signature: Annotated[str, typer.Option()]) -> None:
+    """Whitelist a wallet from the customer's signature of the challenge."""
+    from bauhinia.services import issuance as svc
+
+    svc.verify_wallet(_ctx(), customer_id, address, nonce, signature)
+    console.print(f"wallet {address.lower()} verified for {customer_id}")
+
+
+@customer_app.command("show")
+def customer_show(customer_id: str) -> None:
+    """A customer with its accounts, wallets, subscriptions and redemptions."""
+    ctx = _ctx()
+    c = ctx.store.customer(customer_id)
+    console.print(f"[bold]{c.name}[/bold] ({c.id}) {c.status.value}, deposit reference {c.deposit_reference}")
+    for a in ctx.store.bank_accounts(customer_id):
+        console.print(f"  bank account ****{a.account[-4:]} {a.currency.value} ({a.holder_name})")
+    for w in ctx.store.wallets(customer_id):
+        console.print(f"  wallet {w.address}")
+    for r in ctx.store.redemptions(customer_id=customer_id):
+        console.print(f"  redemption {r.seq}: {Amount(r.amount_minor, Currency(r.fiat)).format()} {r.status}")
+
+
+@app.command("ingest")
+def ingest(files: Annotated[list[Path] | None, typer.Argument(help="camt.054/camt.053 files to take in")] = None
+           ) -> None:
+    """Book bank files: those given (copied into the bank inbox) and any already waiting there."""
+    from bauhinia.services import issuance as svc
+
+    ctx = _ctx()
+    from bauhinia.bootstrap import load_settings
+
+    inbox = load_settings().bank_dir() / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for f in files or []:
+        if not f.is_file():
+            raise ValidationError(f"no such file: {f}", code="file_not_found")
+        shutil.copyfile(f, inbox / f.name)
+    rep = svc.ingest_bank_files(ctx)
+    console.print(f"{rep.files} file(s) booked: {rep.subscriptions} subscription(s), {rep.suspense} to suspense, "
+                  f"{rep.payouts_settled} payout(s) settled, {rep.duplicate_entries} duplicate entr(ies)")
+    for name, code, reason in rep.quarantined:
+        console.print(f"[yellow]quarantined[/yellow] {name}: {code}: {reason}")
+    if rep.quarantined and not rep.files:
+        raise typer.Exit(1)
+
+
+@app.command("subscriptions")
+def subscriptions(status: Annotated[str | None, typer.Option()] = None,
+                  limit: Annotated[int, typer.Option()] = 100) -> None:
+    """List subscriptions."""
+    rows = _ctx().store.subscriptions(statuses=[status] if status else None, limit=limit)
+    table = Table(title="Subscriptions")
+    for col in ("seq", "customer", "amount", "status", "reason"):
+        table.add_column(col)
+    for s in rows:
+        table.add_row(str(s.seq), s.customer_id or "", Amount(s.amount_minor, Currency(s.fiat)).format(), s.status,
+                      s.reason or "")
+    console.print(table)
+
+
+@app.command("mint")
+def mint(currency: Annotated[str, typer.Option()] = "CNH") -> None:
+    """Mint every ready subscription (needs a chain that outlives the command: BAUHINIA_CHAIN_RPC_URL)."""
+    from bauhinia.services import issuance as svc
+
+    rep = svc.run_subscriptions(_ctx(), _fiat(currency))
+    console.print(f"{rep.minted} minted in {rep.batches} batch(es), {rep.held} held")
+    for why in rep.refused:
+        console.print(f"[yellow]refused:[/yellow] {why}")
+
+
+@app.command("redeem")
+def redeem(customer_id: str, amount: Annotated[str, typer.Option(help="e.g. 100000.00")],
+           wallet: Annotated[str, typer.Option()], bank_account: Annotated[str, typer.Option()],
+           key: Annotated[str, typer.Option(help="idempotency key: the same key never redeems twice")],
+           currency: Annotated[str, typer.Option()] = "CNH") -> None:
+    """Request a redemption; prints where to send the coins."""
+    from bauhinia.services import issuance as svc
+
+    fiat = _fiat(currency)
+    ctx = _ctx()
+    r = svc.request_redemption(ctx, iss.RedemptionRequest(customer_id, fiat.coin, parse_decimal_amount(amount, fiat),
+                                                           wallet, bank_account, key))
+    pays, fee = Amount(r.amount_minor - r.fee_minor, fiat).format(), Amount(r.fee_minor, fiat).format()
+    console.print(f"redemption {r.seq}: {r.status}; pays {pays} (fee {fee}); "
+                  f"send the coins to {ctx.chains[fiat].redemption_address}")
+
+
+@app.command("run-redemptions")
+def run_redemptions(currency: Annotated[str, typer.Option()] = "CNH") -> None:
+    """Match coins received, burn, book and write the payout file."""
+    from bauhinia.services import issuance as svc
+
+    rep = svc.run_redemptions(_ctx(), _fiat(currency))
+    console.print(f"{rep.burned} burned, {rep.unmatched} unmatched, payout files: {', '.join(rep.payout_files)}")
+
+
+@app.command("deadlines")
+def deadlines() -> None:
+    """Every unpaid redemption with its age and time left; breaches in red."""
+    from bauhinia.services import issuance as svc
+
+    table = Table(title="Redemption deadlines (end of the next Hong Kong business day)")
+    for col in ("seq", "customer", "amount", "status", "age", "time left", "deadline (UTC)"):
+        table.add_column(col)
+    for a in svc.redemption_tracker(_ctx()):
+        style = {"ok": "", "warning": "yellow", "breached": "red"}[a.level]
+        table.add_row(str(a.seq), a.customer_id, Amount(a.amount_minor, Currency(a.fiat)).format(), a.status,
+                      f"{a.age_s // 3600} h {a.age_s % 3600 // 60} min",
+                      f"{a.time_left_s // 3600} h {a.time_left_s % 3600 // 60} min", a.deadline.isoformat(),
+                      style=style)
+    console.print(table)
+
+
+@app.command("recover")
+def recover() -> None:
+    """Re-drive every flow from what was committed (after a crash). Idempotent."""
+    from bauhinia.services import issuance as svc
+
+    console.print(svc.recover(_ctx()))
+
+
+@app.command("cycle")
+def cycle(currency: Annotated[str, typer.Option()] = "CNH") -> None:
+    """Book waiting bank files, mint, and redeem, in one process (the embedded EVM lives only that long)."""
+    from bauhinia.services import issuance as svc
+
+    ctx = _ctx()
+    fiat = _fiat(currency)
+    svc.recover(ctx)
+    svc.ingest_bank_files(ctx)
+    svc.run_subscriptions(ctx, fiat)
+    svc.run_redemptions(ctx, fiat)
+    for line in ctx.events:
+        console.print(line)
