@@ -53,6 +53,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     problems.install(app)
     for router in _routers():
         app.include_router(router, prefix=API_PREFIX)
+    # --- web hook (owned by entrypoints/web): the operations console /console and the public /transparency page
+    from bauhinia.entrypoints.web import mount as mount_web
+
+    mount_web(app)
+    # --- end web hook
 
     def outbox_stats() -> Any:
         from bauhinia.adapters.events.outbox import stats
