@@ -44,3 +44,13 @@ def export(directory: Annotated[Path, typer.Argument(help="Folder for audit.json
 
     manifest = audit.export(_engine(), directory)
     print(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+@app.command("verify-export")
+def verify_export_archive(
+    archive: Annotated[Path, typer.Argument(help="Records export (.tar.gz) of `regulatory export-records`")],
+) -> None:
+    """Check a records export offline: each file's SHA-256 against its manifest, then the audit chain inside."""
+    from bauhinia.entrypoints.cli.regulatory import verify_export_cmd
+
+    verify_export_cmd(archive)

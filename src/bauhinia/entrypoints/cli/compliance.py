@@ -436,3 +436,22 @@ def freeze_reject(
 
     r = svc.reject_freeze(_repo(), request_id, approver=actor, note=note, now_ns=time.time_ns())
     console.print(f"{r.request_id}: {r.state.value} by {r.decided_by}")
+
+
+# --- Regulatory evidence (issue 9; implemented in entrypoints/cli/regulatory.py) ------------------------------
+
+
+@app.command("controls-report")
+def controls_report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for evidence.html, evidence.pdf, evidence.json")] = Path(
+        "evidence"),
+    requirement: Annotated[list[str] | None, typer.Option("--requirement", help="Only these ids (repeatable)")] = None,
+    register: Annotated[Path | None, typer.Option("--register", help="Another register file")] = None,
+    pytest_args: Annotated[str, typer.Option("--pytest-args", help="Extra pytest arguments")] = "",
+) -> None:
+    """Run the tests marked with a requirement and write the evidence pack; non-zero unless all are proven."""
+    from bauhinia.entrypoints.cli.regulatory import controls_report as run
+
+    code = run(out, requirement or None, register, pytest_args)
+    if code:
+        raise typer.Exit(code)
