@@ -232,23 +232,87 @@ def gate_mint(
 def record_coverage_point(
     store: ReservesStore, ledger: LedgerReader, fiat: Currency, as_of: date, *, now_ns: int
 ) -> rsv.CoveragePoint:
-    figures = ledger_figures(ledger, fiat)
+    report = coin_coverage(store, ledger, fiat, as_of, now_ns=now_ns, record=True)
+    return rsv.CoveragePoint(
+        fiat.coin,
+        as_of,
+        report.pool.reserve_value_minor,
+        report.pool.market_value_minor,
+        report.liabilities_base_units,
+        report.coverage_bps,
+        now_ns,
+    )
+
+
+def pool_with_ledger_cash(
+    store: ReservesStore, ledger: LedgerReader, fiat: Currency, as_of: date, *, cash_bank: str = "reserve account"
+) -> rsv.PoolValuation:
+    """The coin's pool as valued from the reserves store, plus the ledger's available reserve cash as a cash
+    holding at `cash_bank` (liquid today, no haircut): the same reserve the mint gate counts."""
+    from dataclasses import replace
+
     pool = rsv.value_pool(fiat.coin, store.list_assets(fiat.coin), store.market_data(as_of))
-    reserve = pool.reserve_value_minor + figures.reserve_cash_available_minor
+    cash = ledger_figures(ledger, fiat).reserve_cash_available_minor
+    if cash <= 0:
+        return pool
+    held = rsv.AssetValuation(f"ledger-cash-{fiat.value}", rsv.AssetKind.CASH, cash_bank, cash, 0, 0, 0)
+    return replace(pool, assets=(*pool.assets, held))
+
+
+def coin_coverage(
+    store: ReservesStore,
+    ledger: LedgerReader,
+    fiat: Currency,
+    as_of: date,
+    *,
+    now_ns: int,
+    cash_bank: str = "reserve account",
+    bank_cap_bps: int = default_bank_cap_bps,
+    caps_bps_by_bank: Mapping[str, int] | None = None,
+    record: bool = True,
+) -> CoverageReport:
+    """Coverage of one coin from the books: the pool plus reserve cash against coins outstanding (frozen
+    included) plus redemptions payable in flight; ladder and concentration over the same reserve."""
+    figures = ledger_figures(ledger, fiat)
+    pool = pool_with_ledger_cash(store, ledger, fiat, as_of, cash_bank=cash_bank)
     liabilities = rsv.liabilities_base_units(
         figures.outstanding_base_units, figures.redemptions_in_flight_base_units
     )
-    point = rsv.CoveragePoint(
-        fiat.coin,
-        as_of,
-        reserve,
-        pool.market_value_minor + figures.reserve_cash_available_minor,
-        liabilities,
-        rsv.coverage_bps(reserve, liabilities),
-        now_ns,
+    cov = rsv.coverage_bps(pool.reserve_value_minor, liabilities)
+    if record:
+        store.put_coverage(
+            rsv.CoveragePoint(
+                fiat.coin, as_of, pool.reserve_value_minor, pool.market_value_minor, liabilities, cov, now_ns
+            )
+        )
+    return CoverageReport(
+        pool=pool,
+        outstanding_base_units=figures.outstanding_base_units,
+        redemptions_in_flight_base_units=figures.redemptions_in_flight_base_units,
+        liabilities_base_units=liabilities,
+        coverage_bps=cov,
+        ladder=rsv.liquidity_ladder(pool),
+        concentration_bps=rsv.concentration_bps(pool),
+        concentration_breaches=rsv.concentration_breaches(pool, bank_cap_bps, caps_bps_by_bank),
+        breaker=store.breaker_state(fiat.coin),
     )
-    store.put_coverage(point)
-    return point
+
+
+def coin_stress(
+    store: ReservesStore,
+    ledger: LedgerReader,
+    fiat: Currency,
+    as_of: date,
+    *,
+    run_bps: int,
+    days: int,
+    cash_bank: str = "reserve account",
+) -> rsv.StressResult:
+    """A redemption run of `run_bps` of the coins outstanding over `days` days against the ladder of the pool
+    plus reserve cash."""
+    figures = ledger_figures(ledger, fiat)
+    pool = pool_with_ledger_cash(store, ledger, fiat, as_of, cash_bank=cash_bank)
+    return rsv.stress_test(pool, supply_base_units=figures.outstanding_base_units, run_bps=run_bps, days=days)
 
 
 # --- bank statements: the closing balances the reconciliation compares the ledger with -------------------

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from html import escape
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
@@ -50,6 +51,7 @@ class RedemptionStats:
     paid_within_1_business_day: int  # how many of `count`
     median_hours_x100: int  # median time to payout, hours x 100 (integer)
     max_hours_x100: int
+    deadline_breaches: int = 0  # paid after the deadline, or unpaid past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class AttestationData:
     redemptions: Sequence[RedemptionStats]
     reconciliation_breaks: int = 0
     reconciliation_run_id: str = ""
+    reconciliation_lines: Sequence[str] = ()  # the breaks of the latest runs, described
     liability_roots: dict[Currency, tuple[str, int]] = field(
         default_factory=dict
     )  # coin -> (root hex, total)
@@ -181,6 +184,7 @@ def _context(data: AttestationData) -> dict[str, Any]:
                 "on_time": fmt_bps(_share_bps(r.paid_within_1_business_day, r.count)) if r.count else "n/a",
                 "median": fmt_hours(r.median_hours_x100),
                 "max": fmt_hours(r.max_hours_x100),
+                "breaches": f"{r.deadline_breaches:,}",
             }
             for r in data.redemptions
         ],
@@ -243,15 +247,18 @@ the minor unit; asset values are rounded down and liabilities up.</p>
 <td class="n">{{ s.frozen }}</td></tr>{% endfor %}</table>
 <h2>4. Redemptions in the period</h2>
 <table><tr><th>Coin</th><th class="n">Count</th><th class="n">Paid out</th><th class="n">Within 1 business day</th>
-<th class="n">Median</th><th class="n">Longest</th></tr>
+<th class="n">Median</th><th class="n">Longest</th><th class="n">Deadline breaches</th></tr>
 {% for r in redemptions %}<tr><td>{{ r.coin }}</td><td class="n">{{ r.count }}</td><td class="n">{{ r.total }}</td>
-<td class="n">{{ r.on_time }}</td><td class="n">{{ r.median }}</td><td class="n">{{ r.max }}</td></tr>{% endfor %}
+<td class="n">{{ r.on_time }}</td><td class="n">{{ r.median }}</td><td class="n">{{ r.max }}</td>
+<td class="n">{{ r.breaches }}</td></tr>{% endfor %}
 </table>
 <h2>5. Reconciliation and proof of liabilities</h2>
 <p>Three-way reconciliation (bank statements, ledger, chain){% if d.reconciliation_run_id %}, run
 <code>{{ d.reconciliation_run_id }}</code>{% endif %}:
 {% if d.reconciliation_breaks == 0 %}<span class="ok">no breaks</span>{% else %}
 <span class="bad">{{ d.reconciliation_breaks }} break(s); minting halted until resolved</span>{% endif %}.</p>
+{% if d.reconciliation_lines %}<ul>{% for line in d.reconciliation_lines %}<li><code>{{ line }}</code></li>
+{% endfor %}</ul>{% endif %}
 {% if roots %}<table><tr><th>Coin</th><th>Merkle sum root</th><th class="n">Total liabilities</th></tr>
 {% for c, h, t in roots %}<tr><td>{{ c }}</td><td><code>{{ h }}</code></td><td class="n">{{ t }}</td></tr>{% endfor %}
 </table><p class="meta">Every holder can check their balance is counted:
@@ -381,11 +388,12 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
     story.append(table(srows, [18 * mm, 40 * mm, 55 * mm, 50 * mm], numeric_from=2))
 
     story.append(Paragraph("4. Redemptions in the period", h2))
-    rrows: list[list[Any]] = [["Coin", "Count", "Paid out", "Within 1 bus. day", "Median", "Longest"]]
+    rrows: list[list[Any]] = [["Coin", "Count", "Paid out", "Within 1 bus. day", "Median", "Longest", "Late"]]
     rrows += [
-        [r["coin"], r["count"], r["total"], r["on_time"], r["median"], r["max"]] for r in ctx["redemptions"]
+        [r["coin"], r["count"], r["total"], r["on_time"], r["median"], r["max"], r["breaches"]]
+        for r in ctx["redemptions"]
     ]
-    story.append(table(rrows, [18 * mm, 20 * mm, 45 * mm, 32 * mm, 22 * mm, 22 * mm]))
+    story.append(table(rrows, [16 * mm, 16 * mm, 42 * mm, 30 * mm, 20 * mm, 20 * mm, 14 * mm]))
 
     story.append(Paragraph("5. Reconciliation and proof of liabilities", h2))
     recon = (
@@ -397,6 +405,8 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
     story.append(
         Paragraph(f"Three-way reconciliation of bank statements, ledger and chain{run}: {recon}.", body)
     )
+    for line in data.reconciliation_lines[:20]:
+        story.append(Paragraph(f"&bull; {escape(line)}", body))
     for coin, root_hex, total in ctx["roots"]:
         story.append(Paragraph(f"{coin} Merkle sum root (total {total}):", body))
         story.append(Paragraph(root_hex, small))
@@ -485,6 +495,7 @@ def weekly_disclosure(data: AttestationData) -> dict[str, Any]:
                 "paid_within_1_business_day": r.paid_within_1_business_day,
                 "median_hours_x100": r.median_hours_x100,
                 "max_hours_x100": r.max_hours_x100,
+                "deadline_breaches": r.deadline_breaches,
             }
             for r in data.redemptions
         ],
@@ -536,4 +547,52 @@ def weekly_disclosure_html(data: AttestationData) -> str:
         start=(data.period_start or data.as_of).isoformat(),
         fmt=disclosure_format,
         ver=disclosure_version,
+    )
+
+
+# --- stress test report --------------------------------------------------------------------------------
+
+_STRESS_HTML = (
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stress test {{ coin }} {{ as_of }}</title>
+<style>"""
+    + _STYLE
+    + """</style></head><body>
+<h1>Redemption-run stress test: {{ coin }}</h1>
+<p class="meta">As of {{ as_of }} &middot; a run of {{ run }} of supply ({{ total }}) spread over {{ days }} day(s),
+paid from reserve assets that are cash by each day (the liquidity ladder).</p>
+<p>Result: {% if passed %}<span class="ok">passed, no shortfall</span>{% else %}<span class="bad">shortfall of
+{{ shortfall }} from day {{ first }}</span>{% endif %}</p>
+<table><tr><th>Day</th><th class="n">Redeemed</th><th class="n">Redeemed to date</th>
+<th class="n">Liquid to date</th><th class="n">Surplus</th></tr>
+{% for d in rows %}<tr><td>{{ d[0] }}</td><td class="n">{{ d[1] }}</td><td class="n">{{ d[2] }}</td>
+<td class="n">{{ d[3] }}</td><td class="n {{ 'bad' if d[5] else '' }}">{{ d[4] }}</td></tr>{% endfor %}
+</table></body></html>"""
+)
+
+
+def stress_report_html(result: Any, coin: Currency, as_of: date) -> str:
+    """`result` is a domain.reserves.StressResult."""
+    ccy = coin.fiat
+    rows = [
+        (
+            d.day,
+            fmt_minor(d.redeemed_minor, ccy),
+            fmt_minor(d.redeemed_cumulative_minor, ccy),
+            fmt_minor(d.liquid_cumulative_minor, ccy),
+            fmt_minor(d.surplus_minor, ccy),
+            d.surplus_minor < 0,
+        )
+        for d in result.table
+    ]
+    return _env.from_string(_STRESS_HTML).render(
+        coin=coin.value,
+        as_of=as_of.isoformat(),
+        run=fmt_bps(result.run_bps),
+        total=fmt_minor(result.run_total_minor, ccy),
+        days=result.days,
+        passed=result.passed,
+        shortfall=fmt_minor(result.shortfall_minor, ccy),
+        first=result.first_shortfall_day,
+        rows=rows,
     )

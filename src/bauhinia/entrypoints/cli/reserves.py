@@ -1,8 +1,10 @@
 """`bauhinia reserves ...`: holdings, market data, coverage, the mint gate, stress, the circuit breaker,
 incidents, proof-of-liabilities snapshots and the attestation report.
 
-Supply and in-flight redemptions are given as options (coins, decimal text) until the ledger and chain are
-wired in; amounts are parsed exactly (no floats).
+Coverage, stress and the attestation read the books (ledger, reserves store, issuance records, chain) through
+the Container unless supply is given as an option (coins, decimal text, parsed exactly: no floats). The
+reconciliation and proof-of-liabilities snapshots need the chain the books were written against: a JSON-RPC node
+(BAUHINIA_CHAIN_RPC_URL); the embedded EVM lives only inside one process (the demo and the tests).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,7 +33,7 @@ console = Console()
 csv_rows_max = 2_000_000
 
 
-def _repo():  # type: ignore[no-untyped-def]
+def _repo() -> Any:
     from bauhinia.adapters.store.db import make_engine, migrate
     from bauhinia.adapters.store.reserves_repo import ReservesRepository
     from bauhinia.bootstrap import load_settings
@@ -39,6 +41,23 @@ def _repo():  # type: ignore[no-untyped-def]
     engine = make_engine(load_settings().resolved_database_url())
     migrate(engine)
     return ReservesRepository(engine)
+
+
+def _container() -> Any:
+    from bauhinia.bootstrap import Container
+
+    return Container()
+
+
+def _require_node(container: Any, what: str) -> None:
+    from bauhinia.domain.errors import RefusedError
+
+    if not container.settings.chain_rpc_url:
+        raise RefusedError(
+            f"{what} needs the chain the books were written against; the embedded EVM lives only inside one "
+            "process: set BAUHINIA_CHAIN_RPC_URL (or use --dry-run)",
+            code="embedded_chain",
+        )
 
 
 def _now_ns() -> int:
@@ -217,25 +236,35 @@ def load_market_data(
 @app.command("coverage")
 def coverage(
     coin: Annotated[str, typer.Option()],
-    outstanding: Annotated[str, typer.Option(help="coins outstanding incl. frozen (decimal)")],
+    outstanding: Annotated[
+        str | None, typer.Option(help="coins outstanding incl. frozen (decimal); default: from the ledger")
+    ] = None,
     in_flight: Annotated[str, typer.Option(help="redemptions in flight (coins, decimal)")] = "0",
     as_of: Annotated[str | None, typer.Option()] = None,
     bank_cap_bps: Annotated[int, typer.Option()] = 5_000,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Coverage, composition, liquidity ladder and bank concentration of one pool."""
+    """Coverage, composition, liquidity ladder and bank concentration of one coin: by default the pool plus
+    the ledger's reserve cash against the ledger's coins outstanding and redemptions payable."""
     from bauhinia.services import reserves as svc
 
     pool_coin = _coin(coin)
-    report = svc.compute_coverage(
-        _repo(),
-        pool_coin,
-        _date(as_of),
-        outstanding_base_units=_coins_base_units(outstanding),
-        redemptions_in_flight_base_units=_coins_base_units(in_flight),
-        now_ns=_now_ns(),
-        bank_cap_bps=bank_cap_bps,
-    )
+    if outstanding is None:
+        c = _container()
+        report = svc.coin_coverage(
+            c.reserves, c.ledger, pool_coin.fiat, _date(as_of), now_ns=_now_ns(), bank_cap_bps=bank_cap_bps,
+            cash_bank=c.settings.reserve_bank_bic,
+        )
+    else:
+        report = svc.compute_coverage(
+            _repo(),
+            pool_coin,
+            _date(as_of),
+            outstanding_base_units=_coins_base_units(outstanding),
+            redemptions_in_flight_base_units=_coins_base_units(in_flight),
+            now_ns=_now_ns(),
+            bank_cap_bps=bank_cap_bps,
+        )
     ccy = pool_coin.fiat
     if as_json:
         typer.echo(
@@ -304,24 +333,35 @@ def mint_check(
 @app.command("stress")
 def stress(
     coin: Annotated[str, typer.Option()],
-    supply: Annotated[str, typer.Option(help="coins outstanding (decimal)")],
     run_pct: Annotated[str, typer.Option(help="share of supply redeemed, percent (e.g. 30 or 12.5)")],
     days: Annotated[int, typer.Option()],
+    supply: Annotated[str | None, typer.Option(help="coins outstanding (decimal); default: the ledger's")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
+    report: Annotated[Path | None, typer.Option(help="also write an HTML stress report here")] = None,
 ) -> None:
     """A redemption run against the liquidity ladder, day by day."""
     from bauhinia.services import reserves as svc
 
     pool_coin = _coin(coin)
     run_bps = parse_decimal_amount(run_pct, Currency.HKD)  # percent with 2 decimals = bps
-    result = svc.stress(
-        _repo(),
-        pool_coin,
-        _date(as_of),
-        supply_base_units=_coins_base_units(supply),
-        run_bps=run_bps,
-        days=days,
-    )
+    if supply is None:
+        c = _container()
+        result = svc.coin_stress(c.reserves, c.ledger, pool_coin.fiat, _date(as_of), run_bps=run_bps, days=days,
+                                 cash_bank=c.settings.reserve_bank_bic)
+    else:
+        result = svc.stress(
+            _repo(),
+            pool_coin,
+            _date(as_of),
+            supply_base_units=_coins_base_units(supply),
+            run_bps=run_bps,
+            days=days,
+        )
+    if report is not None:
+        from bauhinia.adapters.reports.attestation import stress_report_html
+
+        report.write_text(stress_report_html(result, pool_coin, _date(as_of)), encoding="utf-8")
+        console.print(f"wrote {report}")
     ccy = pool_coin.fiat
     table = Table("day", "redeemed", "redeemed to date", "liquid to date", "surplus", title="redemption run")
     for d in result.table:
@@ -434,17 +474,24 @@ def pol_build(
 @app.command("attest")
 def attest(
     out: Annotated[Path, typer.Option(help="directory for attestation.html/.pdf and disclosure.json/.html")],
-    outstanding: Annotated[list[str], typer.Option(help="COIN=coins outstanding, e.g. BHKD=1000000")],
+    outstanding: Annotated[
+        list[str] | None, typer.Option(help="COIN=coins outstanding (e.g. BHKD=1000000); default: the books")
+    ] = None,
     as_of: Annotated[
         str | None, typer.Option(help="attestation date (any date, e.g. a randomly drawn one)")
     ] = None,
+    random_date: Annotated[
+        bool, typer.Option(help="draw the date at random from the days with a recorded coverage point")
+    ] = False,
     issuer: Annotated[str, typer.Option()] = "Bauhinia Stablecoin Issuer Ltd",
     auditor: Annotated[str, typer.Option()] = "Independent auditor",
-    chain: Annotated[str, typer.Option(help="chain name for the supply table")] = "Ethereum",
+    chain: Annotated[str | None, typer.Option(help="chain name for the supply table")] = None,
 ) -> None:
-    """Attestation report for a date (HTML, PDF) and the weekly disclosure (JSON, HTML) from the stored reserve.
+    """Attestation report for a date (HTML, PDF) and the weekly disclosure (JSON, HTML).
 
-    Supply comes in as options until the ledger and chain are wired; redemption statistics are left empty.
+    By default everything comes from the books: coverage per coin from the ledger (balances as of the end of
+    that day) and the reserves store, the recorded coverage series, supply per chain, redemption statistics
+    from the issuance records, the latest reconciliation and the published proof-of-liabilities roots.
     """
     from datetime import timedelta
 
@@ -452,14 +499,26 @@ def attest(
         AttestationData,
         PoolSummary,
         SupplyLine,
-        render_attestation_html,
-        render_attestation_pdf,
-        weekly_disclosure_html,
-        weekly_disclosure_json,
     )
     from bauhinia.services import reserves as svc
 
     day = _date(as_of)
+    if random_date:
+        import secrets as _secrets
+
+        repo = _repo()
+        days = sorted({p.as_of for c in (Currency.BHKD, Currency.BCNH)
+                       for p in repo.coverage_series(c, date(2000, 1, 1), date.today())})
+        if not days:
+            raise ValidationError("no coverage point recorded yet to draw a date from", code="no_coverage")
+        day = days[_secrets.randbelow(len(days))]
+        typer.echo(f"drawn at random: {day}")
+    if not outstanding:
+        from bauhinia.entrypoints.reserve_reports import build_attestation
+
+        data = build_attestation(_container(), day, auditor=auditor, chain_name=chain)
+        _write_attestation(data, out)
+        return
     repo = _repo()
     pools: list[PoolSummary] = []
     series: dict[Currency, list[tuple[date, int]]] = {}
@@ -493,12 +552,12 @@ def attest(
             for p in repo.coverage_series(coin, day - timedelta(days=90), day)
             if p.coverage_bps is not None
         ]
-        supply.append(SupplyLine(coin, chain, supply_base))
+        supply.append(SupplyLine(coin, chain or "Ethereum", supply_base))
     runs = [r for p in pools for r in repo.list_recon_runs(p.coin, limit=1)]
     data = AttestationData(
         as_of=day,
         issuer=issuer,
-        pools=pools,
+        pools=pools,  # (supply given as options)
         coverage_series=dict(series),
         supply=supply,
         redemptions=[],
@@ -507,9 +566,136 @@ def attest(
         auditor=auditor,
         period_start=day - timedelta(days=6),
     )
+    _write_attestation(data, out)
+
+
+def _write_attestation(data: Any, out: Path) -> None:
+    from bauhinia.adapters.reports.attestation import (
+        render_attestation_html,
+        render_attestation_pdf,
+        weekly_disclosure_html,
+        weekly_disclosure_json,
+    )
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "attestation.html").write_text(render_attestation_html(data), encoding="utf-8")
     (out / "attestation.pdf").write_bytes(render_attestation_pdf(data))
     (out / "disclosure.json").write_text(weekly_disclosure_json(data), encoding="utf-8")
     (out / "disclosure.html").write_text(weekly_disclosure_html(data), encoding="utf-8")
-    typer.echo(f"wrote attestation.html, attestation.pdf, disclosure.json, disclosure.html to {out}")
+    typer.echo(f"attestation for {data.as_of}: wrote attestation.html, attestation.pdf, disclosure.json, "
+               f"disclosure.html to {out}")
+
+
+@app.command("reconcile")
+def reconcile(
+    coin: Annotated[str, typer.Option()],
+    as_of: Annotated[str | None, typer.Option()] = None,
+    dry_run: Annotated[bool, typer.Option(help="compare and print, record nothing, trip nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Daily three-way reconciliation of one coin: latest bank statement vs ledger vs chain (indexer). Any break
+    trips the minting breaker and opens an incident; exits 1 when there are breaks."""
+    from bauhinia.domain.reconciliation import reconcile as compare
+    from bauhinia.entrypoints.reserve_context import reserve_context
+    from bauhinia.services import reconciliation as rec
+
+    c = _container()
+    pool_coin = _coin(coin)
+    if not dry_run:
+        _require_node(c, "the reconciliation")
+    rctx = reserve_context(c)
+    if dry_run:
+        data, cash, supply, notes = rec.gather(rctx, pool_coin.fiat)
+        result = compare(data)
+        breaks = list(result.breaks)
+        halted = rctx.reserves.breaker_state(pool_coin).halted
+        run_id = "(dry run)"
+    else:
+        daily = rec.run_daily(rctx, pool_coin.fiat, _date(as_of))
+        cash, supply, notes, breaks = daily.cash, daily.supply, daily.notes, list(daily.outcome.result.breaks)
+        halted, run_id = daily.outcome.breaker.halted, daily.outcome.run.run_id
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"coin": pool_coin.value, "run_id": run_id, "ok": not breaks,
+                               "breaks": [{"source": b.source.value, "kind": b.kind.value, "key": b.key,
+                                           "expected": b.expected, "actual": b.actual, "unit": b.unit}
+                                          for b in breaks[:1_000]],
+                               "cash": asdict(cash), "supply": asdict(supply), "notes": notes,
+                               "minting_halted": halted}, indent=2))
+    else:
+        print_reconciliation(console, pool_coin, cash, supply, breaks, notes, run_id, halted)
+    if breaks:
+        raise typer.Exit(1)
+
+
+def print_reconciliation(out, coin, cash, supply, breaks, notes, run_id, halted) -> None:  # type: ignore[no-untyped-def]
+    """The reconciliation as tables: cash (bank vs ledger, with the timing items), supply (ledger vs chain)."""
+    ccy = coin.fiat
+    t = Table("cash", "amount", title=f"{coin.value} reserve cash: bank vs ledger (run {run_id})")
+    t.add_row("bank closing balance (camt.053 " + (cash.statement or "none") + ")",
+              _fmt_minor(cash.bank_closing_minor or 0, ccy) if cash.bank_closing_minor is not None else "-")
+    t.add_row("ledger reserve cash (posted)", _fmt_minor(cash.reserve_cash_posted_minor, ccy))
+    t.add_row("  of which held for pending payouts", _fmt_minor(cash.held_for_payouts_minor, ccy))
+    t.add_row("  less issuer capital held outside the account", _fmt_minor(cash.capital_outside_statement_minor, ccy))
+    t.add_row(f"  less {cash.unstated_entries_count} entr(ies) on no statement yet",
+              _fmt_minor(cash.unstated_entries_minor, ccy))
+    t.add_row("ledger's expected bank balance", _fmt_minor(cash.ledger_expected_bank_minor, ccy))
+    t.add_row("books: customers' funds + coins + payable + suspense + fees + capital (adjusted)",
+              _fmt_minor(cash.control_total_minor, ccy))
+    out.print(t)
+    s = Table("supply", "ledger", "chain", title=f"{coin.value} supply: ledger vs chain")
+    s.add_row("total", Amount(supply.ledger_supply_base_units, coin).format(),
+              Amount(supply.chain_total_supply_base_units, coin).format())
+    s.add_row("holders", str(supply.ledger_holders), str(supply.chain_holders))
+    out.print(s)
+    for note in notes:
+        out.print(f"[dim]note: {note}[/dim]")
+    if not breaks:
+        out.print("[green]bank, ledger and chain agree: no breaks[/green]")
+    for b in breaks[:50]:
+        out.print(f"[red]break[/red] {b.describe()}")
+    if halted:
+        out.print(f"[red]minting of {coin.value} is halted[/red] until an operator resets the breaker with a reason")
+
+
+@app.command("pol-snapshot")
+def pol_snapshot(
+    coin: Annotated[str, typer.Option()],
+    as_of: Annotated[str | None, typer.Option()] = None,
+    snapshot_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Snapshot every holder (on-chain from the indexer, off-chain customers' funds not yet minted) into a
+    Merkle sum tree; publish the root and the total."""
+    from bauhinia.entrypoints.reserve_context import reserve_context
+    from bauhinia.services import reconciliation as rec
+
+    c = _container()
+    _require_node(c, "a proof-of-liabilities snapshot")
+    snap = rec.snapshot_liabilities(reserve_context(c), _coin(coin).fiat, _date(as_of), snapshot_id)
+    r = snap.root
+    typer.echo(f"published snapshot {r.snapshot_id}: root {r.root_hash_hex} total {r.total_base_units} base units "
+               f"over {r.leaf_count} holders")
+
+
+@app.command("proof")
+def proof(
+    holder: Annotated[str, typer.Option(help="0x wallet address, or customer id")],
+    out: Annotated[Path, typer.Option(help="where to write the inclusion proof (JSON)")],
+    coin: Annotated[str, typer.Option()] = "BHKD",
+    snapshot_id: Annotated[str | None, typer.Option(help="default: the latest published snapshot")] = None,
+) -> None:
+    """Download a holder's inclusion proof from a published snapshot; check it with `bauhinia verify-proof`."""
+    from bauhinia.entrypoints.reserve_context import secret_store
+    from bauhinia.services import reconciliation as rec
+
+    c = _container()
+    # Only the stored leaves and the snapshot secret are needed: no chain.
+    rctx = rec.ReserveContext(
+        reserves=c.reserves, sources=None, ledger=None, chains={}, coin_cursors={}, index=lambda _f: 0,  # type: ignore[arg-type]
+        reserve_accounts={}, clock=c.clock, snapshot_secret=secret_store(Path(c.settings.data_dir) / "pol-secrets"),
+    )
+    inclusion, root = rec.holder_proof(rctx, _coin(coin), holder, snapshot_id)
+    out.write_text(proof_to_json(inclusion), encoding="utf-8")
+    typer.echo(f"wrote {out}: balance {inclusion.balance} base units in snapshot {root.snapshot_id}")
+    typer.echo(f"check it: bauhinia verify-proof {out} --root {root.root_hash_hex} --total {root.total_base_units}")
