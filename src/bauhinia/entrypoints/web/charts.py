@@ -61,7 +61,7 @@ def supply_vs_reserves(points: Sequence[HistoryPoint], currency: str, title: str
         tick += step
     label_every = max(1, n // 6)
     for i, p in enumerate(points):
-        if i % label_every == 0 or i == n - 1:
+        if (i % label_every == 0 and n - 1 - i >= label_every // 2 + 1) or i == n - 1:
             anchor = "end" if i == n - 1 else "middle"
             parts.append(f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 10}" text-anchor="{anchor}">'
                          f'{p.day.strftime("%d %b")}</text>')

@@ -74,7 +74,7 @@ def _render(request: Request, name: str, session: Session | None, page: str, **c
         "message": request.query_params.get("msg", "")[:300], "level": request.query_params.get("level", "ok"),
         "now": readmodel.now_text(request.app.state.container), "m": readmodel.money,
         "cov": readmodel.coverage_text, "mask": readmodel.mask_account, "hk": readmodel.hk_time,
-        "dur": readmodel.duration_text,
+        "hkdt": readmodel.hk_datetime, "dur": readmodel.duration_text,
         "can": {key: bool(session and session.roles & roles) for key, roles in PAGE_ROLES.items()}, **context,
     })
 

@@ -53,7 +53,7 @@ def seed(data_dir: Path, *, database_url: str = "", wipe: bool = True, **setting
     if wipe and data_dir.exists() and not database_url:
         shutil.rmtree(data_dir)
     approval = os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE", "PBOC-CB-DEMO-2025-001")
-    issuer = make_issuer(data_dir, database_url=database_url, capital_minor=500_000_00, buffer_bps=50,
+    issuer = make_issuer(data_dir, database_url=database_url, capital_minor=40_000_00, buffer_bps=50,
                          redemption_fee_bps=10, approval=approval, **settings)
     ctx, c = issuer.ctx, issuer.container
     now = datetime.now(UTC)
@@ -119,18 +119,18 @@ def _reserve_pool(c: Any, today: date) -> None:
     assets = [
         rsv.ReserveAsset("HKD-EFB-91D-01", Currency.BHKD, rsv.AssetKind.GOVERNMENT_SECURITY, Currency.HKD,
                          bank="HKMA CMU", instrument_id="HK0000EFB091", issuer_type=rsv.IssuerType.CENTRAL_BANK,
-                         quantity_units=2_000, maturity_date=today + timedelta(days=63)),
+                         quantity_units=400, maturity_date=today + timedelta(days=63)),
         rsv.ReserveAsset("HKD-TD-BOCHK-01", Currency.BHKD, rsv.AssetKind.TIME_DEPOSIT, Currency.HKD,
-                         bank="Bank of China (Hong Kong)", principal_minor=150_000_00,
+                         bank="Bank of China (Hong Kong)", principal_minor=30_000_00,
                          start_date=today - timedelta(days=20), maturity_date=today + timedelta(days=40)),
         rsv.ReserveAsset("CNH-TD-ICBCA-01", Currency.BCNH, rsv.AssetKind.TIME_DEPOSIT, Currency.CNH,
-                         bank="ICBC (Asia)", principal_minor=180_000_00,
+                         bank="ICBC (Asia)", principal_minor=25_000_00,
                          start_date=today - timedelta(days=10), maturity_date=today + timedelta(days=50)),
     ]
     for asset in assets:
         reserves_svc.add_asset(c.reserves, asset, today, now_ns)
     reserves_svc.load_market_data(c.reserves, today, prices_micro={"HK0000EFB091": 99_412_000},
-                                  accrued_interest_minor={"HKD-TD-BOCHK-01": 312_40, "CNH-TD-ICBCA-01": 148_90},
+                                  accrued_interest_minor={"HKD-TD-BOCHK-01": 62_40, "CNH-TD-ICBCA-01": 20_70},
                                   source="demo")
 
 

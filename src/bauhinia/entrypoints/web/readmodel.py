@@ -54,6 +54,10 @@ def hk_time(ns: int | None) -> str:
     return from_ns(int(ns)).astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M HKT")
 
 
+def hk_datetime(value: datetime) -> str:
+    return value.astimezone(HK_TZ).strftime("%Y-%m-%d %H:%M HKT")
+
+
 def duration_text(seconds: int) -> str:
     sign = "-" if seconds < 0 else ""
     s = abs(int(seconds))
