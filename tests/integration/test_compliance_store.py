@@ -81,6 +81,7 @@ def hit(entity: str, name: str, score: float, fp: str = "f1") -> ScreeningHit:
     return ScreeningHit(entity, name, score, (f"name ~ {name}",), fp)
 
 
+@pytest.mark.requirement("AML-SANCTIONS")
 def test_onboarding_accepts_refuses_and_holds(store: ComplianceRepository) -> None:
     screener = FakeScreener({"Kim Jong Un": [hit("un-1", "KIM JONG UN", 0.97)],
                              "Wong Fong": [hit("ofac-2", "WONG, Fang", 0.78)]})
@@ -182,6 +183,7 @@ def test_reviewed_false_positive_remembered_per_customer_and_entity(store: Compl
     assert ("C1", cdd.OnboardingDecision.HELD) in [(c.customer_id, c.after) for c in result.changes]
 
 
+@pytest.mark.requirement("REC-RETENTION-5Y")
 def test_no_deletion_before_retention_ends(store: ComplianceRepository) -> None:
     svc.onboard_customer(store, FakeScreener(), person("C1", "Ho Ka Yan"), actor="ops", now_ns=T0, today=TODAY)
     with pytest.raises(RefusedError, match="has not ended"):
@@ -200,6 +202,7 @@ def test_no_deletion_before_retention_ends(store: ComplianceRepository) -> None:
     assert actions[-1] == "compliance.customer_deleted"
 
 
+@pytest.mark.requirement("AML-CDD-THRESHOLD")
 def test_occasional_transaction_and_counterparty(store: ComplianceRepository) -> None:
     screener = FakeScreener({"Kim Jong Un": [hit("un-1", "KIM JONG UN", 0.97)]}, {LISTED_WALLET: "OFAC SDN"})
     svc.onboard_customer(store, screener, person("C1", "Lee Siu Ming", identity_verified=False), actor="ops",
@@ -217,6 +220,7 @@ def test_occasional_transaction_and_counterparty(store: ComplianceRepository) ->
     assert [s.decision.value for s in store.screenings("payment:P1")] == ["hit"]
 
 
+@pytest.mark.requirement("AML-SANCTIONS")
 def test_monitoring_to_case_to_str_and_freeze(store: ComplianceRepository, tmp_path: Path) -> None:
     screener = FakeScreener(listed={LISTED_WALLET: "OFAC SDN ofac-1"})
     events = [mon.MonitoredEvent(f"d{i}", mon.EventKind.FIAT_IN, T0 + i * mon.NS_PER_HOUR, 790_000,

@@ -152,6 +152,7 @@ def _recon_input(bank_hsbc_minor: int) -> ReconciliationInput:
     )
 
 
+@pytest.mark.requirement("RES-RECON-HALT")
 def test_reconciliation_break_trips_breaker_opens_incident_and_reset_needs_reason(
     repo: ReservesRepository,
 ) -> None:

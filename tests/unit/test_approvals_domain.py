@@ -29,6 +29,7 @@ def test_policy_validation() -> None:
         apv.Policy("x", frozenset({"admin"}), threshold_param="a")
 
 
+@pytest.mark.requirement("OPS-SECOND-APPROVER")
 def test_lifecycle_and_maker_cannot_approve() -> None:
     p = POLICIES["breaker_reset"]
     r = apv.new_request("r1", p, {"coin": "BHKD"}, "alice", 0)
@@ -51,6 +52,7 @@ def test_lifecycle_and_maker_cannot_approve() -> None:
         apv.start_execution(done, 6)
 
 
+@pytest.mark.requirement("OPS-SECOND-APPROVER")
 def test_two_approvers_counted_once_each() -> None:
     p = POLICIES["contract_upgrade"]
     r = apv.new_request("r", p, {}, "alice", 0)

@@ -56,6 +56,7 @@ def test_christmas_2024(cal: HkCalendar) -> None:
     assert payout_deadline(cal, hk(2024, 12, 24, 9)).due_business_day == date(2024, 12, 27)
 
 
+@pytest.mark.requirement("ISS-PAYOUT-DEADLINE")
 def test_friday_request_is_due_monday(cal: HkCalendar) -> None:
     dl = payout_deadline(cal, hk(2025, 3, 14, 17, 30))
     assert dl.request_day_hk == date(2025, 3, 14) and dl.due_business_day == date(2025, 3, 17)
@@ -65,6 +66,7 @@ def test_friday_request_is_due_monday(cal: HkCalendar) -> None:
     assert payout_deadline(cal, hk(2025, 3, 16, 23, 59)).due_business_day == date(2025, 3, 17)
 
 
+@pytest.mark.requirement("ISS-PAYOUT-DEADLINE")
 def test_request_the_day_before_a_holiday(cal: HkCalendar) -> None:
     # 30 June 2025 (Mon) -> 1 July is SAR Establishment Day -> due Wednesday 2 July
     assert payout_deadline(cal, hk(2025, 6, 30, 11)).due_business_day == date(2025, 7, 2)

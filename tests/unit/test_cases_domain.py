@@ -78,6 +78,7 @@ def test_transition_guards() -> None:
     assert closed.close_reason is c.CloseReason.STR_FILED
 
 
+@pytest.mark.requirement("OPS-SECOND-APPROVER")
 def test_freeze_needs_a_second_person() -> None:
     case, _ = opened()
     req, case, ev = c.request_freeze(case, "F1", [WALLET.upper().replace("0X", "0x")], "listed exposure",

@@ -144,6 +144,7 @@ def test_unverified_identity_and_expired_documents_add_points() -> None:
     assert "****5678" in next(r.detail for r in a.reasons if r.rule == "documents")
 
 
+@pytest.mark.requirement("AML-CDD-THRESHOLD")
 def test_occasional_transaction_threshold_both_ways() -> None:
     cdd.check_occasional_transaction(799_999, identity_verified=False)
     cdd.check_occasional_transaction(800_000, identity_verified=True)
@@ -154,6 +155,7 @@ def test_occasional_transaction_threshold_both_ways() -> None:
         cdd.check_occasional_transaction(400_000, False, linked_amounts_hkd_minor=(400_000,))
 
 
+@pytest.mark.requirement("REC-RETENTION-5Y")
 def test_deletion_refused_before_retention_ends_allowed_after() -> None:
     with pytest.raises(RefusedError, match="has not ended"):
         cdd.check_deletion_allowed("C1", None, TODAY)
@@ -167,6 +169,7 @@ def test_deletion_refused_before_retention_ends_allowed_after() -> None:
         cdd.retention_until(TODAY, years=4)
 
 
+@pytest.mark.requirement("AML-SANCTIONS")
 def test_onboarding_decision() -> None:
     assert cdd.decide_onboarding([ScreeningDecision.CLEAR])[0] is cdd.OnboardingDecision.ACCEPTED
     assert cdd.decide_onboarding([ScreeningDecision.CLEAR, ScreeningDecision.REVIEW])[0] is cdd.OnboardingDecision.HELD

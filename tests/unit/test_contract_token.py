@@ -329,6 +329,7 @@ def test_freeze_many_and_unfreeze_many(coin: Any) -> None:
         coin.freeze(ZERO)
 
 
+@pytest.mark.requirement("RES-FROZEN-IN-SUPPLY")
 def test_frozen_balance_stays_in_supply_then_wipe_under_order(coin: Any) -> None:
     with boa.env.prank(A.blacklister):
         coin.freeze(A.carol.address)
@@ -362,6 +363,7 @@ def test_rescue_returns_other_tokens(coin: Any) -> None:
     assert other.balanceOf(coin.address) == 0
 
 
+@pytest.mark.requirement("CHN-UPGRADE-CONTROL")
 def test_retire_names_a_successor_and_is_final(coin: Any) -> None:
     successor = deploy_coin(A)
     with boa.env.prank(A.owner), boa.reverts("pause first"):

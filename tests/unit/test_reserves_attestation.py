@@ -104,6 +104,7 @@ def test_pdf_is_a_pdf_with_an_image() -> None:
     assert b"/Subtype /Image" in pdf
 
 
+@pytest.mark.requirement("RPT-DAILY-WEEKLY")
 def test_weekly_disclosure_json_and_html() -> None:
     data = sample_data()
     doc = json.loads(weekly_disclosure_json(data))

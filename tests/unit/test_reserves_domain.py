@@ -133,6 +133,7 @@ def test_ineligible_kinds_refused_with_reason(kind: AssetKind) -> None:
     assert kind.value in refusals[0].reason
 
 
+@pytest.mark.requirement("RES-ELIGIBILITY")
 def test_time_deposit_three_months_allowed_longer_refused() -> None:
     assert codes(deposit((date(2026, 11, 30), date(2027, 2, 28)))) == []  # 30 Nov + 3 months = 28 Feb
     assert codes(deposit((date(2026, 11, 30), date(2027, 3, 1)))) == ["deposit_term_too_long"]
@@ -145,6 +146,7 @@ def test_time_deposit_needs_dates() -> None:
     assert codes(asset) == ["dates_missing"]
 
 
+@pytest.mark.requirement("RES-ELIGIBILITY")
 def test_security_remaining_maturity_one_year_both_ways() -> None:
     assert codes(bill(date(2027, 11, 26))) == []
     assert codes(bill(date(2027, 11, 27))) == ["maturity_too_long"]
@@ -174,6 +176,7 @@ def test_money_market_fund_must_hold_only_eligible_assets() -> None:
     assert codes(mmf(False)) == ["fund_holdings_ineligible"]
 
 
+@pytest.mark.requirement("RES-ELIGIBILITY")
 def test_foreign_currency_needs_recorded_regulator_approval() -> None:
     usd_like = replace(cash(), currency=Currency.CNH)
     assert codes(usd_like) == ["foreign_currency_unapproved"]
@@ -228,6 +231,7 @@ def test_missing_price_refused() -> None:
         value_asset(bill(date(2027, 1, 1)), MarketData(AS_OF))
 
 
+@pytest.mark.requirement("RES-ELIGIBILITY")
 def test_pool_excludes_ineligible_assets_with_reasons() -> None:
     pool = value_pool(Currency.BHKD, [cash(), replace(cash("eq"), kind=AssetKind.EQUITY)], MarketData(AS_OF))
     assert pool.reserve_value_minor == 100_000_00
@@ -244,6 +248,7 @@ def test_coverage_bps_rounds_down() -> None:
     assert coverage_bps(5, 0) is None
 
 
+@pytest.mark.requirement("RES-FULL-BACKING")
 def test_mint_refused_at_99_99_percent_coverage() -> None:
     # reserve 9,999.00 HKD; liabilities after mint 10,000.000000 BHKD -> 99.99 %
     with pytest.raises(RefusedError) as err:
@@ -258,6 +263,7 @@ def test_mint_refused_at_99_99_percent_coverage() -> None:
     assert "99.99%" in err.value.detail
 
 
+@pytest.mark.requirement("RES-FULL-BACKING")
 def test_mint_allowed_at_exactly_the_threshold_with_buffer() -> None:
     result = require_mint_covered(
         reserve_value_minor=10_050_00,
@@ -277,6 +283,7 @@ def test_mint_allowed_at_exactly_the_threshold_with_buffer() -> None:
     assert not short.allowed
 
 
+@pytest.mark.requirement("RES-FULL-BACKING")
 def test_in_flight_redemptions_and_frozen_count_as_liabilities() -> None:
     ok = check_mint(
         reserve_value_minor=100_00,

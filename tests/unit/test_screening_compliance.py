@@ -84,6 +84,7 @@ def test_wallet_limits() -> None:
         assess_wallet(CUSTOMER, listed, [Transfer(CUSTOMER, OTHER, 1)] * 3, transfers_max=2)
 
 
+@pytest.mark.requirement("AML-TRAVEL-RULE")
 def test_travel_rule_threshold_is_hk_8000() -> None:
     assert travel_rule_needs_full_information(800_000)
     assert not travel_rule_needs_full_information(799_999)
@@ -95,6 +96,7 @@ def test_travel_rule_threshold_is_hk_8000() -> None:
         travel_rule_amount_hkd_minor(1, Currency.BCNH)
 
 
+@pytest.mark.requirement("AML-TRAVEL-RULE")
 def test_travel_rule_completeness_both_ways() -> None:
     minimal = PartyInformation(has_name=True, has_account=True)
     full = PartyInformation(has_name=True, has_account=True, has_birth_date_and_place=True)
