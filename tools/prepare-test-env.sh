@@ -16,7 +16,7 @@ if [ -f package.json ]; then
     fi
   fi
 fi
-if [ -n "${BAUHINIA_NEEDS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+if { [ -n "${BAUHINIA_NEEDS_CHROMIUM:-}" ] || [ -n "${CI:-}" ]; } && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
       || echo "prepare-test-env: could not install chromium" >&2
