@@ -120,6 +120,11 @@ def coverage_chart_png(series: dict[Currency, Sequence[tuple[date, int]]], *, wi
                 markersize=2,
             )
         ax.axhline(100, color="#444444", linewidth=0.9, linestyle="--", label="100% (full backing)")
+        days = sorted({d for points in series.values() for d, _ in points})
+        if days and (days[-1] - days[0]).days < 7:  # a short series: show at least a week around it
+            from datetime import timedelta
+
+            ax.set_xlim(days[-1] - timedelta(days=6), days[-1] + timedelta(days=1))  # type: ignore[arg-type]
         ax.margins(y=0.3)
         ax.set_ylabel("coverage (%)")
         ax.grid(True, linewidth=0.3, alpha=0.6)

@@ -228,3 +228,139 @@ def verify_proof(
         proofs.verify_holder(proof, body.holder_id)
     return ProofResult(valid=True, balance_base_units=proof.balance, root_hash_hex=root_hash.hex(),
                        root_total_base_units=total, checked_against=against)
+
+
+# --- from the books: coverage, the daily reconciliation, proof of liabilities (issue 4) -------------------
+
+
+class BooksCoveragePublic(BaseModel):
+    coin: str
+    as_of: date
+    reserve_value_minor: int  # pool after haircuts + the ledger's available reserve cash
+    outstanding_base_units: int  # coins outstanding, frozen included
+    redemptions_in_flight_base_units: int
+    coverage_bps: int | None
+    ladder_minor: dict[str, int]
+    concentration_bps: dict[str, int]
+    breaker_halted: bool
+
+
+@router.get("/coverage/{coin}/books", response_model=BooksCoveragePublic)
+def coverage_from_books(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+) -> BooksCoveragePublic:
+    """Coverage of the coin from the ledger and the reserves store (what the mint gate sees); nothing recorded."""
+    day = date.today()
+    r = svc.coin_coverage(container.reserves, container.ledger, Currency(coin.value).fiat, day,
+                          now_ns=container.clock.now_ns(), record=False, cash_bank=container.settings.reserve_bank_bic)
+    return BooksCoveragePublic(
+        coin=coin.value, as_of=day, reserve_value_minor=r.pool.reserve_value_minor,
+        outstanding_base_units=r.outstanding_base_units,
+        redemptions_in_flight_base_units=r.redemptions_in_flight_base_units, coverage_bps=r.coverage_bps,
+        ladder_minor={x.bucket.value: x.amount_minor for x in r.ladder}, concentration_bps=dict(r.concentration_bps),
+        breaker_halted=r.breaker.halted,
+    )
+
+
+class ReconciliationPublic(BaseModel):
+    run_id: str
+    coin: str
+    as_of: date
+    ok: bool
+    break_count: int
+    accounts_checked: int
+    holders_checked: int
+    breaks: list[dict[str, Any]]
+    minting_halted: bool
+
+
+def _run_public(run: Any, halted: bool) -> ReconciliationPublic:
+    return ReconciliationPublic(run_id=run.run_id, coin=run.coin.value, as_of=run.as_of, ok=run.ok,
+                                break_count=run.break_count, accounts_checked=run.accounts_checked,
+                                holders_checked=run.holders_checked, breaks=json.loads(run.breaks_json)[:100],
+                                minting_halted=halted)
+
+
+@router.post("/reconciliations/{coin}", response_model=ReconciliationPublic)
+def run_reconciliation(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(OPERATOR, TREASURY, ADMIN, scope="reserves:write"))],
+) -> ReconciliationPublic:
+    """Run the three-way reconciliation now (bank statement, ledger, chain); any break halts minting."""
+    from bauhinia.entrypoints.reserve_context import reserve_context
+    from bauhinia.services import reconciliation as rec
+
+    from bauhinia.domain.errors import RefusedError
+
+    try:  # the chain adapters and their indexers are built on first use
+        rctx = reserve_context(container)
+        rctx.index(Currency(coin.value).fiat)
+    except Exception as exc:  # a node that is down or not configured: say so, don't 500
+        raise RefusedError(f"the chain is not reachable: {type(exc).__name__}", code="chain_unavailable") from None
+    daily = rec.run_daily(rctx, Currency(coin.value).fiat, date.today())
+    return _run_public(daily.outcome.run, daily.outcome.breaker.halted)
+
+
+@router.get("/reconciliations/{coin}", response_model=list[ReconciliationPublic])
+def reconciliation_runs(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[ReconciliationPublic]:
+    c = Currency(coin.value)
+    halted = container.reserves.breaker_state(c).halted
+    return [_run_public(r, halted) for r in container.reserves.list_recon_runs(c, limit=limit)]
+
+
+class LiabilityRootPublic(BaseModel):
+    snapshot_id: str
+    coin: str
+    as_of: date
+    root_hash_hex: str
+    total_base_units: int
+    leaf_count: int
+
+
+@router.get("/liabilities/{coin}/root", response_model=LiabilityRootPublic)
+def liability_root(
+    coin: CoinPath, container: ContainerDep,
+    _: Annotated[Principal, Depends(require(*ALL_ROLES, scope="reserves:read"))],
+) -> LiabilityRootPublic:
+    """The latest published proof-of-liabilities root and total."""
+    from bauhinia.domain.errors import NotFoundError
+
+    root = container.reserves.latest_liability_root(Currency(coin.value))
+    if root is None:
+        raise NotFoundError(f"no published snapshot for {coin.value}", code="no_snapshot")
+    return LiabilityRootPublic(snapshot_id=root.snapshot_id, coin=root.coin.value, as_of=root.as_of,
+                               root_hash_hex=root.root_hash_hex, total_base_units=root.total_base_units,
+                               leaf_count=root.leaf_count)
+
+
+@router.get("/liabilities/{coin}/proof")
+def liability_proof(
+    coin: CoinPath, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(*ALL_ROLES, scope="reserves:read"))],
+    holder: Annotated[str, Query(min_length=1, max_length=128, description="0x wallet or customer id")],
+) -> dict[str, Any]:
+    """A holder's inclusion proof in the latest snapshot (customers: only their own id and wallets)."""
+    from pathlib import Path as FsPath
+
+    from bauhinia.domain.errors import NotFoundError
+    from bauhinia.entrypoints.reserve_context import secret_store
+    from bauhinia.services import reconciliation as rec
+
+    holder_id = rec.normalise_holder_id(holder)
+    if principal.is_customer_only:
+        cid = principal.customer_id or ""
+        own = {f"customer:{cid}"} | {f"chain:{w.address.lower()}" for w in container.issuance.store.wallets(cid)}
+        if holder_id not in own:
+            raise NotFoundError("holder not in this snapshot", code="holder_not_found")
+    rctx = rec.ReserveContext(
+        reserves=container.reserves, sources=None, ledger=None, chains={}, coin_cursors={},  # type: ignore[arg-type]
+        index=lambda _f: 0, reserve_accounts={}, clock=container.clock,
+        snapshot_secret=secret_store(FsPath(container.settings.data_dir) / "pol-secrets"),
+    )
+    proof, _root = rec.holder_proof(rctx, Currency(coin.value), holder_id)
+    return proofs.proof_to_dict(proof)
