@@ -111,7 +111,7 @@ def test_shortfall_and_inability_to_pay_are_notified_immediately() -> None:
     high = reg.open_incident("i-3", reg.IncidentKind.OUTAGE, "ALL", "all down", actor="ops", now_ns=T0,
                              severity=reg.Severity.HIGH)
     assert high.notify_by_ns == T0 + 3_600 * S  # a high severity never waits more than an hour
-    assert reg.IMMEDIATE_KINDS == {reg.IncidentKind.RESERVE_SHORTFALL, reg.IncidentKind.REDEMPTION_DEADLINE_BREACH}
+    assert {reg.IncidentKind.RESERVE_SHORTFALL, reg.IncidentKind.REDEMPTION_DEADLINE_BREACH} == reg.IMMEDIATE_KINDS
 
 
 def test_incident_timeline_notification_and_closure() -> None:

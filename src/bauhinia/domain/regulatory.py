@@ -276,10 +276,11 @@ def parse_kind(text: str) -> IncidentKind:
 
 
 def notification_deadline_ns(kind: IncidentKind, opened_at_ns: int, severity: Severity | None = None) -> int:
-    """When the regulator must have been told. A high severity never waits more than 1 hour."""
+    """When the regulator must have been told. An incident raised to high severity above its kind's default
+    (an outage that stops redemptions, say) waits at most 1 hour."""
     rule = NOTIFICATION_RULES[kind]
     within = rule.notify_within_s
-    if severity is Severity.HIGH:
+    if severity is Severity.HIGH and rule.default_severity is not Severity.HIGH:
         within = min(within, 3_600)
     return opened_at_ns + within * NS_PER_S
 
