@@ -5,20 +5,22 @@ opens an incident; an operator resets it with a reason. Proof of liabilities ove
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from bauhinia.adapters.bank.simulator import SimEntry
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.errors import RefusedError, ValidationError
 from bauhinia.domain.ledger import Account, AccountKind, Transfer
 from bauhinia.domain.money import Currency, minor_to_base_units
-from bauhinia.domain.proofs import proof_from_json, proof_to_json, verify_holder, verify_inclusion
+from bauhinia.domain.proofs import verify_holder, verify_inclusion
 from bauhinia.entrypoints.reserve_context import reserve_context
 from bauhinia.entrypoints.scenario import make_issuer
 from bauhinia.services import issuance as svc
@@ -75,7 +77,7 @@ def _named(result: Any) -> set[tuple[str, str]]:
 
 
 def test_clean_day_reconciles_and_explains_the_timing_items(world: Any) -> None:
-    issuer, rctx, _ = world
+    _, rctx, _ = world
     r = rec.run_daily(rctx, CNH, TODAY)
     assert r.ok, [b.describe() for b in r.outcome.result.breaks]
     assert not r.outcome.breaker.halted and r.outcome.incident is None
@@ -199,17 +201,61 @@ def test_proof_of_liabilities_over_real_holders(world: Any, tmp_path: Path) -> N
     with pytest.raises(ValidationError):
         rec.holder_proof(rctx, Currency.BCNH, "nobody")
 
-    from bauhinia.entrypoints.cli.main import app
-
+    # The holder downloads the proof with the CLI and checks it against the published root, needing nothing else.
+    env = {**os.environ, "BAUHINIA_DATA_DIR": str(issuer.settings.data_dir)}
     path = tmp_path / "proof.json"
-    path.write_text(proof_to_json(proof))
-    runner = CliRunner()
-    ok = runner.invoke(app, ["verify-proof", str(path), "--root", root.root_hash_hex, "--total",
-                             str(root.total_base_units)])
-    assert ok.exit_code == 0, ok.output
+    got = subprocess.run([sys.executable, "-m", "bauhinia.entrypoints.cli.main", "reserves", "proof", "--holder",
+                          people["b"].wallet, "--coin", "BCNH", "--out", str(path)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    check = [sys.executable, "-m", "bauhinia.entrypoints.cli.main", "verify-proof", str(path), "--root",
+             root.root_hash_hex, "--total", str(root.total_base_units)]
+    ok = subprocess.run(check, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stdout.startswith("valid"), ok.stderr
     data = json.loads(path.read_text())
-    tampered = proof_from_json(path.read_text())
-    assert tampered.balance == data.get("balance", tampered.balance)
-    bad = runner.invoke(app, ["verify-proof", str(path), "--root", root.root_hash_hex, "--total",
-                              str(root.total_base_units + 1)])
-    assert bad.exit_code != 0
+    data["leaf"]["balance_base_units"] = str(int(data["leaf"]["balance_base_units"]) + 1)  # a tampered leaf
+    path.write_text(json.dumps(data))
+    bad = subprocess.run(check, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert bad.returncode != 0
+
+
+def test_attestation_for_today_and_a_past_date(world: Any, tmp_path: Path) -> None:
+    from bauhinia.adapters.reports.attestation import (
+        render_attestation_html,
+        render_attestation_pdf,
+        weekly_disclosure,
+    )
+    from bauhinia.entrypoints.reserve_reports import build_attestation
+
+    issuer, rctx, _ = world
+    rec.run_daily(rctx, CNH, TODAY)
+    today = datetime.now(UTC).date()
+    data = build_attestation(issuer.container, today)
+    cnh = next(p for p in data.pools if p.coin is Currency.BCNH)
+    assert cnh.liabilities_base_units == minor_to_base_units(850_000_00)
+    assert cnh.coverage_bps is not None and cnh.coverage_bps > 10_000
+    stats = next(r for r in data.redemptions if r.coin is Currency.BCNH)
+    assert (stats.count, stats.paid_within_1_business_day, stats.deadline_breaches) == (1, 1, 0)
+    assert stats.total_minor == 400_000_00 - 400_00  # less the 10 bps fee
+    supply = next(s for s in data.supply if s.coin is Currency.BCNH)
+    assert supply.supply_base_units == minor_to_base_units(850_000_00)
+    assert "Redemptions" in render_attestation_html(data, with_chart=False)
+    assert render_attestation_pdf(data).startswith(b"%PDF")
+    assert weekly_disclosure(data)["pools"]
+    # A date before anything happened: the books as of then had nothing outstanding.
+    past = build_attestation(issuer.container, date(2020, 2, 29))
+    assert all(p.liabilities_base_units == 0 for p in past.pools)
+    assert all(r.count == 0 for r in past.redemptions)
+
+
+def test_reconciliation_on_both_stores(tmp_path: Path, db_url: str) -> None:
+    issuer, rctx, _ = _issuer(tmp_path, db_url)
+    try:
+        assert rec.run_daily(rctx, CNH, TODAY).ok
+        issuer.ctx.chains[CNH].mint("0x" + "cd" * 20, 1, idempotency_key="rogue-1")
+        r = rec.run_daily(rctx, CNH, TODAY)
+        assert ("chain", "holder_balance") in _named(r) and r.outcome.breaker.halted
+        snap = rec.snapshot_liabilities(rctx, CNH, TODAY, snapshot_id="both-stores")
+        assert snap.root.total_base_units == minor_to_base_units(855_000_00) + 1
+    finally:
+        issuer.container.close()
