@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from bauhinia.config import Settings
 
@@ -32,6 +33,47 @@ class _LazyMap(Mapping[Any, Any]):
         return 0
 
 
+class _ThreadLedger:
+    """The container's ledger for the calling thread (SqlLedger is not thread-safe), for services that keep one."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container.ledger, name)
+
+
+class _LazyScreener:
+    """The Screener port, loading the lists only when something is screened (case work never pays for it)."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    @property
+    def list_version(self) -> str:
+        return str(self._container.screener.list_version)
+
+    def screen_name(self, *args: Any, **kwargs: Any) -> Any:
+        return self._container.screener.screen_name(*args, **kwargs)
+
+    def screen_wallet(self, *args: Any, **kwargs: Any) -> Any:
+        return self._container.screener.screen_wallet(*args, **kwargs)
+
+
+def _travel_rule_payload(originator: Mapping[str, Any], beneficiary: Mapping[str, Any], amount_hkd_minor: int,
+                         issuer: Mapping[str, str], issuer_side: str) -> dict[str, Any]:
+    """IVMS101 payload of one issuer flow, built and validated by the screening adapter (schema + completeness)."""
+    from bauhinia.adapters.screening import travel_rule as tr
+
+    vasp = tr.Party(issuer["name"], legal_person=True, address=tr.Address(issuer.get("country", "HK"),
+                                                                         address_type="BIZZ"))
+    payload = tr.build_ivms101(tr.Party(**originator), tr.Party(**beneficiary),
+                               originating_vasp=vasp if issuer_side == "originating" else None,
+                               beneficiary_vasp=vasp if issuer_side == "beneficiary" else None)
+    tr.validate_ivms101(payload, amount_hkd_minor)
+    return payload
+
+
 class SystemClock:
     def now_ns(self) -> int:
         return time.time_ns()
@@ -45,9 +87,14 @@ class Container:
     executors registered here), screening (lists loaded on first use) and chains (the embedded EVM deploys on
     first use, so nothing pays for it unless a chain route is called)."""
 
-    def __init__(self, settings: Settings | None = None, *, clock: Any = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, clock: Any = None,
+                 screen_issuance: bool | None = None) -> None:
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
+        # Compliance in the issuance flow (CDD, debtor/wallet screening, travel rule): on with
+        # BAUHINIA_SCREEN_ISSUANCE=1 or screen_issuance=True (the lists take seconds to load).
+        self.screen_issuance = (os.environ.get("BAUHINIA_SCREEN_ISSUANCE", "").lower() in ("1", "true", "yes")
+                                if screen_issuance is None else screen_issuance)
         self._lock = threading.RLock()
         self._local = threading.local()
 
@@ -139,7 +186,29 @@ class Container:
 
             return approve_large_mint(self.issuance, int(params["subscription"]), key)
 
-        return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint}
+        from bauhinia.services.issuance_compliance import freeze_executor
+
+        freeze = freeze_executor(lambda: self.compliance_gate, lambda: self.coin_chains, self.clock.now_ns)
+        return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze}
+
+    # --- compliance (issue 5) ------------------------------------------------------------------------------
+
+    @cached_property
+    def compliance(self) -> Any:
+        """The compliance store (CDD records, screenings, alerts, cases, freeze requests, STRs)."""
+        from bauhinia.adapters.store.compliance_repo import ComplianceRepository
+
+        return ComplianceRepository(self.engine, pepper=os.environ.get("BAUHINIA_CDD_PEPPER", "")
+                                    or "bauhinia-embedded-cdd-pepper")
+
+    @cached_property
+    def compliance_gate(self) -> Any:
+        """What the issuance flow and the compliance API share: store, screener, travel rule, approvals."""
+        from bauhinia.services.issuance_compliance import ComplianceGate
+
+        return ComplianceGate(store=self.compliance, screener=cast(Any, _LazyScreener(self)),
+                              travel_rule=_travel_rule_payload, approvals=self.approvals,
+                              institution={"name": self.settings.issuer_name, "country": "HK"})
 
     @cached_property
     def screener(self) -> Any:
@@ -250,7 +319,52 @@ class Container:
             recover_signer=recover_signer,
             buffer_bps=s.coverage_buffer_bps,
             approvals=self.approvals,
+            invoice_reference_for=self.settlement_store.invoice_for_redemption,
+            compliance=self.compliance_gate if self.screen_issuance else None,
         )
+
+    # --- trade settlement (issue 6) ------------------------------------------------------------------------
+
+    @cached_property
+    def settlement_store(self) -> Any:
+        from bauhinia.adapters.store.settlement_repo import SettlementRepository
+
+        return SettlementRepository(self.engine)
+
+    @cached_property
+    def settlement(self) -> Any:
+        """Trade settlement (services.settlement.SettlementDeps) over the same chains: the escrow and swap
+        contracts (deployed on first use; on a node recorded per chain id, the relayer/treasury/agent keys in the
+        keystore like the coins' roles), the ledger, the settlement store and the real screener."""
+        from bauhinia.adapters.chain.settlement import (
+            SETTLEMENT_ROLES,
+            load_or_create_role_key,
+            open_settlement_chain,
+        )
+        from bauhinia.adapters.screening.trade_screener import TradeScreener
+        from bauhinia.services.settlement import SettlementDeps
+
+        with self._lock:
+            chains = self.chains
+            if self.settings.chain_rpc_url:
+                from bauhinia.adapters.chain.node import chain_settings
+
+                password = chain_settings().keystore_password
+                roles = {r: load_or_create_role_key(self.settings.data_dir / "keystore", r, password,
+                                                    self.settings.keystore_scrypt_n or None)
+                         for r in SETTLEMENT_ROLES}
+                fund_gas = bool(self.settings.chain_dev_funding)
+            else:
+                from eth_account import Account as EthAccount
+
+                roles = {r: EthAccount.create() for r in SETTLEMENT_ROLES}  # the in-process EVM's lifetime
+                fund_gas = True
+            recorded = self.settlement_store if self.settings.chain_rpc_url else None
+            sc = open_settlement_chain(chains.sender, chains.chains, roles, recorded, self.clock.now_ns(),
+                                       fund_gas=fund_gas)
+            screener = TradeScreener(self.screener.matcher, self.screener.wallets)
+            return SettlementDeps(store=self.settlement_store, chain=sc, ledger=_ThreadLedger(self),
+                                  screener=screener, clock=self.clock)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

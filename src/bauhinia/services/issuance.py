@@ -58,6 +58,12 @@ class IssuanceContext:
     buffer_bps: int = 0
     approvals: Any = None  # services.approvals.ApprovalService: mints above its "mint" policy need a checker
     mint_batch_size: int = mint_batch_credits_max
+    # redemption idempotency key -> the trade invoice whose proceeds it pays out (settlement's link), carried in
+    # the payout's ISO 20022 remittance information
+    invoice_reference_for: Callable[[str], str | None] | None = None
+    # services.issuance_compliance.ComplianceGate (holds the Screener port): CDD, screening of debtors and wallets,
+    # the HK$8,000 rule and travel-rule payloads; None leaves issuance unscreened
+    compliance: Any = None
     actor: str = "system"
     events: list[str] = field(default_factory=list)  # human log of what happened, for the CLI and demo
 
@@ -162,6 +168,8 @@ def verify_wallet(ctx: IssuanceContext, customer_id: str, address: str, nonce: s
     if signer != address.lower():
         raise RefusedError(f"the challenge was signed by {signer}, not by {address.lower()}",
                            code="wallet_signature_mismatch")
+    if ctx.compliance is not None:
+        ctx.compliance.check_wallet(address)  # OFAC digital-currency addresses, issuer blacklist
     now = _now(ctx)
     with ctx.store.unit_of_work(now) as uow:
         uow.add_wallet(iss.WhitelistedWallet(customer.id, address.lower(), now), signature)
@@ -181,6 +189,7 @@ class IngestReport:
     payouts_settled: int = 0
     duplicate_entries: int = 0
     quarantined: list[tuple[str, str, str]] = field(default_factory=list)
+    screened_out: list[Any] = field(default_factory=list)  # issuance_compliance.DebtorBlock: credits to suspense
 
 
 def _texts(entry: bnk.BankEntry) -> list[str]:
@@ -222,10 +231,15 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
         message_key = f"{msg.kind.value}:{msg.message_id}"
         now = _now(ctx)
         refs = ctx.store.deposit_references()
+        blocked = {} if ctx.compliance is None else ctx.compliance.screen_debtors(
+            msg, ctx.reserve_accounts, lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
+        booked_out = len(report.screened_out)
         with ctx.store.unit_of_work(now) as uow:
             duplicate = uow.file_seen(f.content_hash, message_key)
             if not duplicate:
-                _book_file(ctx, uow, f, msg, message_key, refs, now, report)
+                _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked)
+        if ctx.compliance is not None and len(report.screened_out) > booked_out:
+            ctx.compliance.record_debtor_blocks(report.screened_out[booked_out:], now)  # alerts and cases
         reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
         if duplicate:
             ctx.bank.quarantine(f.name, "duplicate_statement",
@@ -242,7 +256,8 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
 
 
 def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.BankMessage, message_key: str,
-               refs: Mapping[str, str], now: int, report: IngestReport) -> None:
+               refs: Mapping[str, str], now: int, report: IngestReport, blocked: Mapping[str, Any] | None = None
+               ) -> None:
     entries = [(rep, e) for rep in msg.reports for e in rep.entries]
     known = uow.known_entries([e.entry_key for _, e in entries])
     customers = {c.id: c for c in ctx.store.customers()}
@@ -263,7 +278,8 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                    amount_minor=e.amount_minor, currency=fiat.value, outcome="ignored", flow_seq=None, detail=None)
         if e.credit_debit is bnk.CreditDebit.CREDIT:
             customer_id = iss.match_deposit_reference(_texts(e), refs)
-            if customer_id is not None:
+            block = (blocked or {}).get(e.entry_key)
+            if customer_id is not None and block is None:
                 c = customers[customer_id]
                 transfers += iss.deposit_entry(sub_seq, fiat, e.amount_minor, c.seq, f"sub:{sub_seq}")
                 sub_rows.append(dict(seq=sub_seq, entry_key=e.entry_key, customer_id=c.id, fiat=fiat.value,
@@ -280,7 +296,10 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                 sus_rows.append(dict(seq=sus_seq, entry_key=e.entry_key, fiat=fiat.value,
                                      amount_minor=e.amount_minor, debtor_name=(debtor or "")[:200],
                                      remittance=" | ".join(_texts(e))[:500], status="open", received_at_ns=now))
-                row.update(outcome="suspense", flow_seq=sus_seq, detail="no customer reference matched")
+                row.update(outcome="suspense", flow_seq=sus_seq,
+                           detail=block.reason[:300] if block else "no customer reference matched")
+                if block is not None:
+                    report.screened_out.append(block)
                 sus_seq += 1
                 report.suspense += 1
         else:
@@ -363,6 +382,7 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
         wallets.setdefault(w.customer_id, w.address)
     customers = {c.id: c for c in ctx.store.customers()}
     frozen: dict[str, bool] = {}
+    travel: dict[int, dict[str, Any]] = {}  # subscription seq -> validated IVMS101 payload of its mint
     after = 0
     for _ in range(max_batches):
         subs = ctx.store.subscriptions(fiat, ["received", "held"], limit=ctx.mint_batch_size, after_seq=after)
@@ -378,6 +398,9 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
                 reason = "customer not cleared"
             elif wallet is None:
                 reason = "customer has no verified wallet"
+            elif ctx.compliance is not None and (reason := ctx.compliance.mint_problem(
+                    c, wallet, s.seq, s.amount_minor, fiat, travel)):
+                pass  # CDD status, HK$8,000 identity rule, wallet screening, travel-rule payload
             elif _needs_approval(ctx, s) and not s.approved_by:
                 reason = f"awaiting a second approver (mint above the policy threshold): {_request_approval(ctx, s)}"
             else:
@@ -398,7 +421,7 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
                 ready = []
         _hold(ctx, held, report)
         if ready:
-            batch = _create_mint_batch(ctx, fiat, ready)
+            batch = _create_mint_batch(ctx, fiat, ready, travel)
             report.batches += 1
             minted = send_mint_batch(ctx, batch)
             report.minted += minted
@@ -466,7 +489,8 @@ def _hold(ctx: IssuanceContext, held: list[tuple[Any, str]], report: MintReport)
                                         "reasons": sorted(by_reason)})
 
 
-def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[Any, iss.Customer, str, int]]) -> Any:
+def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[Any, iss.Customer, str, int]],
+                       travel: Mapping[int, dict[str, Any]] | None = None) -> Any:
     now = _now(ctx)
     transfers = []
     for s, c, _wallet, fee in ready:
@@ -489,6 +513,9 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
                                         "amount_base_units": total}, key=key)
         uow.audit(ctx.actor, "mint.batch_created", f"mint_batch:{batch_seq}",
                   {"coin": fiat.coin.value, "credits": len(ready), "amount_base_units": total, "key": key})
+        for s, _c, _w, _f in ready:  # the travel-rule payload, stored with the mint in its own commit
+            if travel and s.seq in travel:
+                uow.audit(ctx.actor, "travel_rule.recorded", f"subscription:{s.seq}", {"ivms101": travel[s.seq]})
     return ctx.store.mint_batch(batch_seq)
 
 
@@ -577,6 +604,7 @@ def request_redemption(ctx: IssuanceContext, req: iss.RedemptionRequest) -> Any:
     iss.validate_redemption(req, customer, config, ctx.store.wallets(customer.id),
                             ctx.store.bank_accounts(customer.id))
     fee = iss.fee_minor(req.amount_minor, config.redemption_fee_bps)
+    travel = None if ctx.compliance is None else ctx.compliance.redemption_payload(customer, req)
     now = _now(ctx)
     with ctx.store.unit_of_work(now) as uow:
         seq = uow.add_redemption(dict(
@@ -589,6 +617,8 @@ def request_redemption(ctx: IssuanceContext, req: iss.RedemptionRequest) -> Any:
                                           "send_to": ctx.chains[fiat].redemption_address}, key=req.idempotency_key)
         uow.audit(ctx.actor, "redemption.requested", f"redemption:{seq}",
                   {"customer": customer.id, "amount_minor": req.amount_minor, "fee_minor": fee})
+        if travel is not None:
+            uow.audit(ctx.actor, "travel_rule.recorded", f"redemption:{seq}", {"ivms101": travel})
     return ctx.store.redemption(seq)
 
 
@@ -719,10 +749,11 @@ def write_payout_file(ctx: IssuanceContext, batch: Any) -> str:
     payouts = []
     for r in ctx.store.batch_redemptions(batch.seq):
         acct = accounts[(r.customer_id, r.bank_account)]
+        invoice = ctx.invoice_reference_for(r.idempotency_key) if ctx.invoice_reference_for else None
         payouts.append(bnk.PayoutInstruction(
             redemption_reference=payout_reference(fiat, r.seq), amount_minor=r.amount_minor - r.fee_minor,
             currency=fiat.value, creditor=bnk.Party(acct.holder_name, bnk.AccountId(acct.account, acct.scheme),
-                                                    acct.bic)))
+                                                    acct.bic), invoice_reference=invoice))
     payment = bnk.PaymentBatch(message_id=batch.message_id, created_at=from_ns(int(batch.created_at_ns)),
                                debtor=ctx.issuer[fiat], execution_date=date.fromisoformat(batch.execution_date),
                                payouts=tuple(payouts))

@@ -25,6 +25,7 @@ from bauhinia.domain.chain import ChainTx, normalise_address
 from bauhinia.domain.errors import (
     BauhiniaError,
     ConflictError,
+    ForbiddenError,
     InvariantViolation,
     NotFoundError,
     RefusedError,
@@ -72,7 +73,8 @@ class SettlementStore(Protocol):
     def insert_invoice(self, invoice: st.TradeInvoice, record: st.TransitionRecord) -> None: ...
     def save_transition(self, invoice: st.TradeInvoice, record: st.TransitionRecord) -> None: ...
     def get_invoice(self, invoice_id: str) -> st.TradeInvoice | None: ...
-    def list_invoices(self, state: str | None = None, limit: int = 100) -> list[st.TradeInvoice]: ...
+    def list_invoices(self, state: str | None = None, limit: int = 100, *, party_id: str | None = None,
+                      after: tuple[int, str] | None = None) -> list[st.TradeInvoice]: ...
     def history(self, invoice_id: str) -> list[st.TransitionRecord]: ...
     def put_quote(self, quote: st.Quote, signature: str, now_ns: int) -> None: ...
     def get_quote(self, quote_id: str) -> tuple[st.Quote, str, str, str] | None: ...
@@ -80,6 +82,8 @@ class SettlementStore(Protocol):
                          now_ns: int) -> None: ...
     def add_payment(self, p: st.SettledPayment) -> None: ...
     def list_payments(self, start_ns: int = 0, end_ns: int = 2**63 - 1) -> list[st.SettledPayment]: ...
+    def link_redemption(self, redemption_key: str, invoice_id: str, now_ns: int) -> None: ...
+    def invoice_for_redemption(self, redemption_key: str) -> str | None: ...
 
 
 class SettlementChainPort(Protocol):
@@ -99,6 +103,15 @@ class SettlementChainPort(Protocol):
         amount_base_units: int, documents_hash: str, expiry_s: int, *, idempotency_key: str,
         valid_for_s: int = ...,
     ) -> ChainTx: ...
+    def fund_escrow_with_signed_authorization(
+        self, coin: Currency, escrow_id: str, importer: str, exporter: str, agent: str | None,
+        amount_base_units: int, documents_hash: str, expiry_s: int, *, valid_after: int, valid_before: int,
+        signature: str, idempotency_key: str,
+    ) -> ChainTx: ...
+    def authorization_to_sign(
+        self, coin: Currency, escrow_id: str, importer: str, exporter: str, agent: str | None,
+        amount_base_units: int, documents_hash: str, expiry_s: int,
+    ) -> dict[str, Any]: ...
     def release_escrow(self, coin: Currency, escrow_id: str, documents_hash: str, actor: str, *,
                        idempotency_key: str) -> ChainTx: ...
     def refund_escrow(self, coin: Currency, escrow_id: str, actor: str | None = None, *,
@@ -197,14 +210,18 @@ def ledger_balances(ledger: SettlementLedger, account_ids: Sequence[int]) -> dic
     return {int(v.account.id): tuple(v.balance) for v in ledger.lookup_accounts(list(account_ids))}
 
 
-def sync_holder(deps: SettlementDeps, coin: Currency, address: str) -> int:
+def sync_holder(deps: SettlementDeps, coin: Currency, address: str, *, arrivals_only: bool = False) -> int:
     """Bring the holder's mirror account to its on-chain balance (posting the difference against the coin's
-    outside account). Returns the difference posted."""
+    outside account). Returns the difference posted. `arrivals_only`: only coins that arrived since (mints,
+    transfers in) are brought in, before a step; coins that left are for the chain to refuse, so that a refused
+    step leaves the mirror as it was."""
     coin = coin.coin
     _ensure_accounts(deps.ledger, [_outside_account(coin), _holder_account(coin, address)])
     on_chain = deps.chain.balance_of(coin, address)
     mirrored = ledger_posted(deps.ledger, holder_account_id(coin, address))
     diff = on_chain - mirrored
+    if diff < 0 and arrivals_only:
+        return 0
     if diff:
         key = f"sync:{coin.value}:{normalise_address(address)}:{deps.now_ns()}"
         debit, credit = (outside_account_id(coin), holder_account_id(coin, address)) if diff > 0 else \
@@ -334,10 +351,39 @@ def accept_invoice(deps: SettlementDeps, invoice_id: str, actor_address: str) ->
     return new
 
 
+@dataclass(frozen=True, slots=True)
+class SignedAuthorization:
+    """An EIP-3009 ReceiveWithAuthorization the importer signed with its own wallet (see
+    `funding_authorization`): the relayer submits it, so the importer's key never comes here."""
+
+    valid_after: int
+    valid_before: int
+    signature: str  # 0x r s v, 65 bytes
+
+
+def funding_authorization(deps: SettlementDeps, invoice_id: str, *, escrow_expiry_s: int | None = None
+                          ) -> tuple[int, dict[str, Any]]:
+    """What the importer signs to fund an accepted invoice by EIP-3009 authorisation: (escrow expiry, EIP-712
+    typed data). Pass the same expiry and the signature to `fund_invoice`."""
+    invoice = _invoice(deps, invoice_id)
+    if invoice.state is not st.InvoiceState.ACCEPTED:
+        raise ConflictError(f"invoice {invoice_id} is {invoice.state}; only an accepted invoice is funded",
+                            code="bad_transition")
+    now_ns = deps.now_ns()
+    expiry_s = escrow_expiry_s or st.escrow_expiry_for(invoice, now_ns=now_ns)
+    st.fund_invoice(invoice, actor_address=invoice.importer.address, escrow_expiry_s=expiry_s, now_ns=now_ns)
+    typed = deps.chain.authorization_to_sign(invoice.coin, invoice.escrow_id, invoice.importer.address,
+                                             invoice.exporter.address, invoice.agent_address,
+                                             invoice.amount_base_units, invoice.documents_hash, expiry_s)
+    return expiry_s, typed
+
+
 def fund_invoice(deps: SettlementDeps, invoice_id: str, *, method: str = "authorization",
-                 escrow_expiry_s: int | None = None) -> st.TradeInvoice:
+                 escrow_expiry_s: int | None = None, authorization: SignedAuthorization | None = None
+                 ) -> st.TradeInvoice:
     """Lock the invoice's coins in escrow: `authorization` (EIP-3009, relayed: the importer needs no gas) or
-    `permit` (EIP-2612, the importer submits)."""
+    `permit` (EIP-2612, the importer submits). With `authorization` given, the importer signed it elsewhere
+    (with `escrow_expiry_s` from `funding_authorization`); otherwise this process holds the importer's key."""
     invoice = _invoice(deps, invoice_id)
     if invoice.state is not st.InvoiceState.ACCEPTED:
         if invoice.state in (st.InvoiceState.FUNDED, st.InvoiceState.RELEASED, st.InvoiceState.REFUNDED,
@@ -358,12 +404,20 @@ def fund_invoice(deps: SettlementDeps, invoice_id: str, *, method: str = "author
              invoice.amount_base_units, coin)]
     if method not in ("authorization", "permit"):
         raise ValidationError("funding method is authorization or permit", code="bad_method")
-    fund = deps.chain.fund_escrow_by_authorization if method == "authorization" else \
-        deps.chain.fund_escrow_by_permit
+    if authorization is not None and method != "authorization":
+        raise ValidationError("a signed authorisation funds by the authorization method", code="bad_method")
+    sync_holder(deps, coin, invoice.importer.address, arrivals_only=True)  # coins that arrived since
+    terms = (coin, invoice.escrow_id, invoice.importer.address, invoice.exporter.address, invoice.agent_address,
+             invoice.amount_base_units, invoice.documents_hash, expiry_s)
     with _mirrored(deps, key, legs):
-        tx = fund(coin, invoice.escrow_id, invoice.importer.address, invoice.exporter.address,
-                  invoice.agent_address, invoice.amount_base_units, invoice.documents_hash, expiry_s,
-                  idempotency_key=key)
+        if authorization is not None:
+            tx = deps.chain.fund_escrow_with_signed_authorization(
+                *terms, valid_after=authorization.valid_after, valid_before=authorization.valid_before,
+                signature=authorization.signature, idempotency_key=key)
+        elif method == "authorization":
+            tx = deps.chain.fund_escrow_by_authorization(*terms, idempotency_key=key)
+        else:
+            tx = deps.chain.fund_escrow_by_permit(*terms, idempotency_key=key)
     record = st.TransitionRecord(record.invoice_id, record.sequence, record.from_state, record.to_state,
                                  record.actor, record.at_ns, f"{record.reason} ({method})", tx.tx_hash)
     deps.store.save_transition(new, record)
@@ -378,7 +432,7 @@ def release_invoice(deps: SettlementDeps, invoice_id: str, actor_address: str,
                                      presented_documents_hash=presented_documents_hash, now_ns=deps.now_ns())
     _screened(deps, invoice.exporter)
     coin = invoice.coin
-    _ensure_accounts(deps.ledger, [_holder_account(coin, invoice.exporter.address)])
+    sync_holder(deps, coin, invoice.exporter.address, arrivals_only=True)
     key = f"trade:{invoice_id}:release"
     legs = [(escrow_account_id(coin, invoice_id), holder_account_id(coin, invoice.exporter.address),
              invoice.amount_base_units, coin)]
@@ -476,8 +530,9 @@ def settle_swap(deps: SettlementDeps, quote_id: str, *, countries: Mapping[str, 
         deps.store.set_quote_status(quote_id, "refused", str(exc), None, now_ns)
         raise
     key = f"swap:{quote_id}"
-    _ensure_accounts(deps.ledger, [_holder_account(c, a) for c in (Currency.BCNH, Currency.BHKD)
-                                   for a in (quote.maker, quote.taker)])
+    for c in (Currency.BCNH, Currency.BHKD):
+        for a in (quote.maker, quote.taker):
+            sync_holder(deps, c, a, arrivals_only=True)  # coins that arrived since the parties registered
     legs = [
         (holder_account_id(quote.maker_coin, quote.maker), holder_account_id(quote.maker_coin, quote.taker),
          quote.maker_amount_base_units, quote.maker_coin),
@@ -522,6 +577,21 @@ def trade_payout_batch(invoice: st.TradeInvoice, *, debtor: Party, creditor: Par
     payout = PayoutInstruction(reference, invoice.amount_minor, invoice.currency.value, creditor,
                                invoice_reference=invoice.invoice_id)
     return PaymentBatch(f"MSG-{reference}"[:35], created_at, debtor, execution_date, (payout,))
+
+
+def link_trade_redemption(deps: SettlementDeps, invoice_id: str, redemption_key: str, party_id: str) -> None:
+    """Record that the redemption under `redemption_key` (its idempotency key) turns a released invoice's coins
+    into fiat for the exporter `party_id`: its payout then carries the invoice number in the pain.001's
+    remittance information. Call before the redemption is paid out."""
+    invoice = _invoice(deps, invoice_id)
+    if invoice.state is not st.InvoiceState.RELEASED:
+        raise ConflictError(f"invoice {invoice_id} is {invoice.state}; only a released invoice's proceeds are "
+                            "redeemed as trade proceeds", code="not_released")
+    if party_id != invoice.exporter.party_id:
+        raise ForbiddenError(f"{party_id} is not the exporter of {invoice_id}", code="not_exporter")
+    if not 0 < len(redemption_key) <= 120:
+        raise ValidationError("a redemption key of 1..120 characters is required", code="bad_key")
+    deps.store.link_redemption(redemption_key, invoice_id, deps.now_ns())
 
 
 def pay_out_trade(deps: SettlementDeps, invoice_id: str, *, debtor: Party, creditor: Party,

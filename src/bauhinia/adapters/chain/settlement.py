@@ -148,6 +148,8 @@ class SettlementChain:
         self.swap = self.w3.eth.contract(address=self.swap_address, abi=artifact("Swap")["abi"])
         self.keyring: dict[str, LocalAccount] = {}
         self.add_key(relayer)
+        self.treasury: LocalAccount | None = None  # the issuer's treasury: the maker of the issuer's quotes
+        self.agent: LocalAccount | None = None  # the issuer's documents agent (releases or decides disputes)
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -275,6 +277,40 @@ class SettlementChain:
             v, r, s])
         return self._send(key, OP_LOCK, idempotency_key, escrow.address, data, GAS_LOCK)
 
+    def authorization_to_sign(
+        self, coin: Currency, escrow_id: str, importer: str, exporter: str, agent: str | None,
+        amount_base_units: int, documents_hash: str, expiry_s: int, *, valid_for_s: int = AUTHORIZATION_VALID_S,
+    ) -> dict[str, Any]:
+        """The EIP-712 typed data (EIP-3009 ReceiveWithAuthorization) an importer signs with its own wallet to
+        fund an escrow; its nonce is the escrow's terms hash, so the signature also fixes the exporter, the
+        agent, the document hash and the expiry. JSON-ready (bytes as 0x hex)."""
+        escrow = self.escrows[coin.coin]
+        agent_cs = _cs(agent) if agent else "0x" + "00" * 20
+        nonce = bytes(escrow.functions.termsHash(_b32(escrow_id), _cs(exporter), agent_cs, _b32(documents_hash),
+                                                 expiry_s).call())
+        now_s = self.chain_time_s()
+        message = {"from": _cs(importer), "to": escrow.address, "value": amount_base_units,
+                   "validAfter": now_s - 60, "validBefore": now_s + valid_for_s, "nonce": "0x" + nonce.hex()}
+        return {"types": {"EIP712Domain": _DOMAIN_TYPES, "ReceiveWithAuthorization": _AUTH_TYPES},
+                "primaryType": "ReceiveWithAuthorization", "domain": self._token_domain(coin), "message": message}
+
+    def fund_escrow_with_signed_authorization(
+        self, coin: Currency, escrow_id: str, importer: str, exporter: str, agent: str | None,
+        amount_base_units: int, documents_hash: str, expiry_s: int, *, valid_after: int, valid_before: int,
+        signature: str, idempotency_key: str,
+    ) -> ch.ChainTx:
+        """The relayer submits an authorisation the importer signed elsewhere (`authorization_to_sign`). A wrong
+        signature, amount or term is refused by the dry run: nothing is signed or sent."""
+        escrow = self.escrows[coin.coin]
+        v, r, s = split_signature(signature)
+        if v < 27:
+            v += 27
+        agent_cs = _cs(agent) if agent else "0x" + "00" * 20
+        data = escrow.encode_abi("lockWithAuthorization", args=[
+            _b32(escrow_id), _cs(importer), _cs(exporter), agent_cs, amount_base_units, _b32(documents_hash),
+            expiry_s, valid_after, valid_before, v, r, s])
+        return self._send(self.relayer, OP_LOCK, idempotency_key, escrow.address, data, GAS_LOCK)
+
     def release_escrow(self, coin: Currency, escrow_id: str, documents_hash: str, actor: str, *,
                        idempotency_key: str) -> ch.ChainTx:
         escrow = self.escrows[coin.coin]
@@ -338,3 +374,69 @@ class SettlementChain:
     def fund_gas(self, addresses: list[str]) -> None:
         """Dev nodes only: gas money for keys that submit their own transactions."""
         self.sender.fund([_cs(a) for a in addresses], GAS_MONEY_WEI)
+
+
+# --- wiring: keys and the contracts' addresses per chain -------------------------------------------------------
+
+SETTLEMENT_ROLES = ("relayer", "treasury", "agent")
+
+
+def load_or_create_role_key(directory: Path, role: str, password: str, scrypt_n: int | None = None
+                            ) -> LocalAccount:
+    """A settlement role's key from its encrypted keystore file `<dir>/SETTLEMENT-<role>.json` (created, mode
+    0600, on first use). The key is never logged or returned in text form."""
+    import os
+
+    from eth_account import Account
+
+    from bauhinia.adapters.chain.keys import SCRYPT_N_DEFAULT
+
+    if not password:
+        raise ValidationError("a keystore password is required", code="keystore_password_missing")
+    path = directory / f"SETTLEMENT-{role}.json"
+    if path.exists():
+        try:
+            return Account.from_key(Account.decrypt(json.loads(path.read_text(encoding="utf-8")), password))
+        except ValueError:
+            raise ValidationError(f"cannot decrypt the settlement {role} keystore (wrong password?)",
+                                  code="keystore_locked") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    account: LocalAccount = Account.create()
+    encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n or SCRYPT_N_DEFAULT)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(encrypted, fh)
+    return account
+
+
+def _digest(values: Mapping[str, str]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(sorted(v.lower() for v in values.values())).encode()).hexdigest()[:16]
+
+
+def open_settlement_chain(sender: TxSender, coins: Mapping[Currency, Web3Chain], roles: Mapping[str, LocalAccount],
+                          contracts: Any, now_ns: int, *, fund_gas: bool) -> SettlementChain:
+    """The escrow and swap contracts on this chain: the addresses recorded for its chain id (`contracts` is the
+    settlement store: get_contracts/put_contracts; None for the in-process EVM, whose contracts live only as long
+    as the process), else deployed once (idempotent under the chain id: a crash
+    mid-deployment resumes the journaled transactions) and recorded. `fund_gas`: dev chains only."""
+    relayer, treasury, agent = roles["relayer"], roles["treasury"], roles["agent"]
+    if fund_gas:
+        sender.fund([relayer.address, treasury.address, agent.address], GAS_MONEY_WEI)
+    chain_id = int(sender.chain_id)
+    found = contracts.get_contracts(chain_id) if contracts is not None else {}
+    names = {f"escrow_{Currency.BCNH.value}", f"escrow_{Currency.BHKD.value}", "swap"}
+    tokens = {f"token_{c.coin.value}": str(chain.address) for c, chain in coins.items()}
+    if names <= found.keys() and all(found.get(k, "").lower() == v.lower() for k, v in tokens.items()):
+        sc = SettlementChain(sender, relayer, coins,
+                             {c: found[f"escrow_{c.value}"] for c in (Currency.BCNH, Currency.BHKD)}, found["swap"])
+    else:  # first use on this chain (or the coins were redeployed): deploy and record
+        sc = SettlementChain.deploy(sender, relayer, coins,
+                                    key_prefix=f"settlement:{chain_id}:{_digest(tokens)}")
+        if contracts is not None:
+            contracts.put_contracts(chain_id, {**sc.addresses(), **tokens}, now_ns)
+    sc.treasury, sc.agent = treasury, agent
+    sc.add_key(treasury)
+    sc.add_key(agent)
+    return sc

@@ -113,10 +113,19 @@ class SettlementRepository:
             r = conn.execute(sa.select(t.invoices).where(t.invoices.c.invoice_id == invoice_id)).first()
             return self._invoice(conn, r) if r else None
 
-    def list_invoices(self, state: str | None = None, limit: int = 100) -> list[st.TradeInvoice]:
-        q = sa.select(t.invoices).order_by(t.invoices.c.issued_at_ns).limit(min(limit, list_rows_max))
+    def list_invoices(self, state: str | None = None, limit: int = 100, *, party_id: str | None = None,
+                      after: tuple[int, str] | None = None) -> list[st.TradeInvoice]:
+        """Invoices in issue order; `party_id` keeps those where it is the exporter or the importer; `after`
+        (issued_at_ns, invoice_id) of the last one seen continues a listing."""
+        c = t.invoices.c
+        q = sa.select(t.invoices).order_by(c.issued_at_ns, c.invoice_id).limit(min(limit, list_rows_max))
         if state:
-            q = q.where(t.invoices.c.state == state)
+            q = q.where(c.state == state)
+        if party_id is not None:
+            q = q.where(sa.or_(c.exporter_id == party_id, c.importer_id == party_id))
+        if after is not None:
+            q = q.where(sa.or_(c.issued_at_ns > after[0], sa.and_(c.issued_at_ns == after[0],
+                                                                  c.invoice_id > after[1])))
         with read_connection(self.engine) as conn:
             return [self._invoice(conn, r) for r in conn.execute(q).all()]
 
@@ -194,3 +203,24 @@ class SettlementRepository:
             rows = conn.execute(sa.select(t.contracts.c.name, t.contracts.c.address)
                                 .where(t.contracts.c.chain_id == chain_id)).all()
         return {str(n): str(a) for n, a in rows}
+
+    # --- trade redemptions ---------------------------------------------------------------------------------
+
+    def link_redemption(self, redemption_key: str, invoice_id: str, now_ns: int) -> None:
+        """Remember that the redemption under `redemption_key` pays out `invoice_id`'s proceeds (idempotent)."""
+        with self.engine.begin() as conn:
+            found = conn.execute(sa.select(t.redemption_links.c.invoice_id).where(
+                t.redemption_links.c.redemption_key == redemption_key)).first()
+            if found is not None:
+                if found[0] != invoice_id:
+                    raise ConflictError(f"redemption {redemption_key} already pays out invoice {found[0]}",
+                                        code="redemption_linked")
+                return
+            conn.execute(t.redemption_links.insert().values(redemption_key=redemption_key, invoice_id=invoice_id,
+                                                            linked_at_ns=now_ns))
+
+    def invoice_for_redemption(self, redemption_key: str) -> str | None:
+        with read_connection(self.engine) as conn:
+            r = conn.execute(sa.select(t.redemption_links.c.invoice_id).where(
+                t.redemption_links.c.redemption_key == redemption_key)).first()
+        return str(r[0]) if r else None

@@ -107,3 +107,13 @@ contracts = sa.Table(
     sa.Column("address", sa.String(42), nullable=False),
     sa.Column("created_at_ns", sa.BigInteger, nullable=False),
 )
+
+# A redemption that pays out a released invoice's proceeds: its payout carries the invoice number in the ISO
+# 20022 remittance information (issuance's write_payout_file asks through IssuanceContext.invoice_reference_for).
+redemption_links = sa.Table(
+    "settlement_redemption_links",
+    metadata,
+    sa.Column("redemption_key", sa.String(120), primary_key=True),  # the redemption's idempotency key
+    sa.Column("invoice_id", sa.String(35), nullable=False, index=True),
+    sa.Column("linked_at_ns", sa.BigInteger, nullable=False),
+)
