@@ -288,10 +288,9 @@ def run_reconciliation(
     _: Annotated[Principal, Depends(require(OPERATOR, TREASURY, ADMIN, scope="reserves:write"))],
 ) -> ReconciliationPublic:
     """Run the three-way reconciliation now (bank statement, ledger, chain); any break halts minting."""
+    from bauhinia.domain.errors import RefusedError
     from bauhinia.entrypoints.reserve_context import reserve_context
     from bauhinia.services import reconciliation as rec
-
-    from bauhinia.domain.errors import RefusedError
 
     try:  # the chain adapters and their indexers are built on first use
         rctx = reserve_context(container)
