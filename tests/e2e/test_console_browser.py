@@ -153,9 +153,11 @@ def test_maker_cannot_approve_and_a_second_person_can(site: Site, page: Any) -> 
 
     sign_in(page, site.base, "ops-admin", site.data.secrets["ops-admin"])
     page.goto(f"{site.base}/console/approvals")
+    shot(page, "approvals-checker")
     page.locator(f"tr[data-approval='{approval_id}'] [data-action=approve]").click()
     page.wait_for_load_state()
     assert "executed" in page.get_by_test_id("flash").inner_text()
+    shot(page, "approval-executed")
     assert approval_id in page.get_by_test_id("recent-approvals").inner_text()
     done = site.container.approvals.get(approval_id)
     assert done.status.value == "executed" and done.approvers == ("client:ops-admin",)

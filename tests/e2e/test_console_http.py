@@ -182,3 +182,39 @@ def test_transparency_is_public_and_checks_against_the_published_root(demo: Any)
     assert c.post("/transparency/verify.json", content=json.dumps(data)).json()["valid"] is False
     assert c.post("/transparency/verify.json", content=b"not json").json()["valid"] is False
     assert "larger than" in c.post("/transparency/verify.json", content=b" " * 70_000).json()["reason"]
+
+
+class _ShiftedClock:
+    def __init__(self, shift_s: int) -> None:
+        import time
+
+        self.shift_ns = shift_s * 1_000_000_000
+        self._time = time
+
+    def now_ns(self) -> int:
+        return self._time.time_ns() + self.shift_ns
+
+
+@pytest.mark.parametrize(("shift_s", "level", "text"), [(0, "ok", " h"), (None, "warning", "warning"),
+                                                         (3 * 86_400, "breached", "overdue")])
+def test_redemption_deadline_is_highlighted(demo: Any, shift_s: int | None, level: str, text: str) -> None:
+    """The same database seen at a later time: the unpaid redemption turns to warning, then overdue."""
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.api.app import create_app
+
+    row = demo.container.issuance.store.redemption(demo.unpaid_redemption)
+    if shift_s is None:  # one hour before the deadline
+        import time
+
+        shift_s = (int(row.deadline_ns) - time.time_ns()) // 1_000_000_000 - 3_600
+    container = Container(demo.container.settings, clock=_ShiftedClock(shift_s))
+    app = create_app(container.settings, container=container)
+    try:
+        demo_view = type("D", (), {"app": app, "secrets": demo.secrets})()
+        html = _login(demo_view, "ops-operator").get("/console").text
+        found = re.search(rf'<tr class="level-(\w+)" data-redemption="{demo.unpaid_redemption}">(.*?)</tr>', html,
+                          re.S)
+        assert found, "the unpaid redemption is not on the dashboard"
+        assert found.group(1) == level and text in found.group(2)
+    finally:
+        container.close()
