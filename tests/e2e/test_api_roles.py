@@ -72,10 +72,25 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/redemption-runs"): frozenset({OP, T, D}),
     ("GET", "/v1/redemption-deadlines"): STAFF,
     ("POST", "/v1/issuance/recover"): frozenset({OP, D}),
+    ("POST", "/v1/trade/parties"): frozenset({OP, K, D}),
+    ("POST", "/v1/trade/invoices"): frozenset({C, OP, D}),
+    ("GET", "/v1/trade/invoices"): ALL,
+    ("GET", "/v1/trade/invoices/{invoice_id}"): ALL,
+    ("POST", "/v1/trade/invoices/{invoice_id}/accept"): frozenset({C, OP, D}),
+    ("GET", "/v1/trade/invoices/{invoice_id}/funding-authorization"): ALL,
+    ("POST", "/v1/trade/invoices/{invoice_id}/fund"): frozenset({C, OP, D}),
+    ("POST", "/v1/trade/invoices/{invoice_id}/release"): frozenset({C, OP, D}),
+    ("POST", "/v1/trade/invoices/{invoice_id}/refund"): frozenset({C, OP, D}),
+    ("POST", "/v1/trade/invoices/{invoice_id}/dispute"): frozenset({C, OP, D}),
+    ("POST", "/v1/trade/quotes"): frozenset({C, OP, T, D}),
+    ("GET", "/v1/trade/quotes/{quote_id}"): ALL,
+    ("POST", "/v1/trade/swaps"): frozenset({C, OP, T, D}),
+    ("GET", "/v1/trade/report"): STAFF,
 }
 
 PATH_VALUES = {"client_id": "customer2", "approval_id": "apr_missing", "coin": "BHKD", "dead_letter_id": "1",
-               "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1"}
+               "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1",
+               "invoice_id": "INV-missing", "quote_id": "Q-missing"}
 
 
 @pytest.fixture()

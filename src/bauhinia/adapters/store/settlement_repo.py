@@ -65,6 +65,12 @@ class SettlementRepository:
             r = conn.execute(sa.select(t.parties).where(t.parties.c.party_id == party_id)).first()
         return _party(r) if r else None
 
+    def parties_by_address(self, address: str, limit: int = 10) -> list[st.TradeParty]:
+        with read_connection(self.engine) as conn:
+            rows = conn.execute(sa.select(t.parties).where(t.parties.c.address == address.lower())
+                                .order_by(t.parties.c.party_id).limit(limit)).all()
+        return [_party(r) for r in rows]
+
     def party_screening(self, party_id: str) -> tuple[str, int] | None:
         with read_connection(self.engine) as conn:
             r = conn.execute(sa.select(t.parties.c.screening_decision, t.parties.c.screened_at_ns)
