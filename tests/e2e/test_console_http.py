@@ -61,6 +61,8 @@ def test_page_matrix(demo: Any, client_id: str) -> None:
         expected = 200 if path in ALLOWED[client_id] else 403
         assert r.status_code == expected, (client_id, path, r.status_code)
         assert r.headers["content-type"].startswith("text/html")
+        assert r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers[
+            "content-security-policy"]
 
 
 def test_anonymous_and_customers_are_sent_to_sign_in(demo: Any) -> None:
@@ -160,6 +162,7 @@ def test_transparency_is_public_and_checks_against_the_published_root(demo: Any)
     c = _client(demo)
     page = c.get("/transparency")
     assert page.status_code == 200 and "Check your proof of inclusion" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'self': no inline script
     roots = c.get("/transparency/roots.json").json()
     good = demo.proofs["BHKD:harbour-fx"]
     assert json.loads(good)["snapshot_id"] in roots

@@ -33,7 +33,7 @@ from bauhinia.entrypoints.web.session import (
     new_login_csrf,
     sign_in,
 )
-from bauhinia.entrypoints.web.templating import templates
+from bauhinia.entrypoints.web.templating import render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -69,7 +69,7 @@ def page_session(page: str) -> Any:
 
 def _render(request: Request, name: str, session: Session | None, page: str, **context: Any) -> HTMLResponse:
     nav = [(key, label, href) for key, label, href in NAV if session and session.roles & PAGE_ROLES[key]]
-    return templates.TemplateResponse(request, name, {
+    return render(request, name, {
         "session": session, "nav": nav, "page": page, "csrf": session.csrf if session else "",
         "message": request.query_params.get("msg", "")[:300], "level": request.query_params.get("level", "ok"),
         "now": readmodel.now_text(request.app.state.container), "m": readmodel.money,
@@ -98,7 +98,7 @@ def _record(request: Request, session: Session, action: str, subject: str, detai
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf()
-    response = templates.TemplateResponse(request, "login.html", {
+    response = render(request, "login.html", {
         "csrf": token, "message": request.query_params.get("msg", "")[:300], "session": None, "nav": [],
     })
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path=COOKIE_PATH,
@@ -276,7 +276,7 @@ def install_handlers(app: Any) -> None:
         return response
 
     async def csrf_refused(request: Request, exc: Exception) -> Response:
-        return templates.TemplateResponse(request, "error.html", {
+        return render(request, "error.html", {
             "session": None, "nav": [], "status": 403, "title": "Form refused",
             "detail": "This form was not sent from a current console page (CSRF check). Reload and try again.",
         }, status_code=403)
@@ -306,7 +306,7 @@ def console_error(request: Request, exc: BauhiniaError) -> Response | None:
 
 def _render_error(request: Request, session: Session | None, exc: BauhiniaError) -> Response:
     nav = [(key, label, href) for key, label, href in NAV if session and session.roles & PAGE_ROLES[key]]
-    return templates.TemplateResponse(request, "error.html", {
+    return render(request, "error.html", {
         "session": session, "nav": nav, "csrf": session.csrf if session else "", "status": exc.http_status,
         "title": exc.title, "detail": exc.detail,
     }, status_code=exc.http_status)

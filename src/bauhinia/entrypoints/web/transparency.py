@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from bauhinia.domain import proofs
 from bauhinia.domain.money import Amount, Currency
 from bauhinia.entrypoints.web import readmodel
-from bauhinia.entrypoints.web.templating import templates
+from bauhinia.entrypoints.web.templating import render
 
 router = APIRouter(prefix="/transparency", include_in_schema=False)
 PROOF_BYTES_MAX = 64 * 1024
@@ -54,7 +54,7 @@ def check_proof(container: Any, text: str, holder_id: str = "") -> dict[str, Any
 def _page(request: Request, result: dict[str, Any] | None = None, proof_text: str = "") -> Response:
     container = request.app.state.container
     coins = readmodel.coin_views(container)
-    return templates.TemplateResponse(request, "transparency.html", {
+    return render(request, "transparency.html", {
         "coins": coins, "roots": readmodel.published_roots(container, limit=10), "m": readmodel.money,
         "published_json": json.dumps(_published(container)).replace("</", "<\\/"), "result": result,
         "proof_text": proof_text,
