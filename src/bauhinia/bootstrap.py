@@ -65,8 +65,8 @@ def _travel_rule_payload(originator: Mapping[str, Any], beneficiary: Mapping[str
     """IVMS101 payload of one issuer flow, built and validated by the screening adapter (schema + completeness)."""
     from bauhinia.adapters.screening import travel_rule as tr
 
-    vasp = tr.Party(issuer["name"], legal_person=True, address=tr.Address(issuer.get("country", "HK"),
-                                                                         address_type="BIZZ"))
+    address = tr.Address(issuer.get("country", "HK"), town=issuer.get("town", "Hong Kong"), address_type="BIZZ")
+    vasp = tr.Party(issuer["name"], legal_person=True, address=address)
     payload = tr.build_ivms101(tr.Party(**originator), tr.Party(**beneficiary),
                                originating_vasp=vasp if issuer_side == "originating" else None,
                                beneficiary_vasp=vasp if issuer_side == "beneficiary" else None)

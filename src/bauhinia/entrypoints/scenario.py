@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from bauhinia.adapters.bank.simulator import SimEntry, camt053, camt054
 from bauhinia.bootstrap import Container
 from bauhinia.config import Settings
+from bauhinia.domain import cdd
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.money import Currency
 from bauhinia.services import issuance as svc
@@ -52,9 +53,16 @@ class Issuer:
         return self.ctx.chains[fiat]
 
     def add_holder(self, customer_id: str, name: str, bank_account: str, *, cleared: bool = True,
-                   fiat: Currency = Currency.CNH, key: LocalAccount | None = None) -> Holder:
+                   fiat: Currency = Currency.CNH, key: LocalAccount | None = None,
+                   due_diligence: cdd.Customer | None = None) -> Holder:
+        """With compliance wired into issuance, the customer goes through CDD and screening first
+        (`due_diligence`, or a verified Hong Kong company or person of that name): refused raises, held stays
+        onboarding."""
         ctx = self.ctx
-        customer = svc.onboard_customer(ctx, customer_id, name, cleared=cleared)
+        if ctx.compliance is not None:
+            customer = self._onboard_with_cdd(customer_id, name, due_diligence)
+        else:
+            customer = svc.onboard_customer(ctx, customer_id, name, cleared=cleared)
         svc.add_bank_account(ctx, iss.VerifiedBankAccount(customer_id, bank_account, "BBAN", name, fiat, "HSBCHKHHXXX"))
         account = key or EthAccount.create()
         nonce = secrets.token_hex(8)
@@ -64,6 +72,22 @@ class Issuer:
         holder = Holder(customer_id, name, bank_account, account, customer.deposit_reference)
         self.holders[customer_id] = holder
         return holder
+
+    def _onboard_with_cdd(self, customer_id: str, name: str, record: cdd.Customer | None) -> iss.Customer:
+        from bauhinia.domain.errors import RefusedError
+        from bauhinia.services.issuance_compliance import onboard_with_due_diligence
+
+        if record is None:
+            company = name.rstrip(".").lower().endswith(("ltd", "limited", "co", "公司"))
+            party: cdd.Party = (cdd.LegalPerson("p1", (name,), "HK", listed_on_exchange=True) if company
+                                else cdd.NaturalPerson("p1", (name,), nationality="HK"))
+            record = cdd.Customer(customer_id, "p1", (party,), identity_verified=True,
+                                  relationship_started_on=datetime.now().date())
+        result, customer = onboard_with_due_diligence(self.ctx, record, today=datetime.now().date(),
+                                                      actor="scenario")
+        if customer is None:
+            raise RefusedError(f"customer {customer_id} refused: {result.reason}", code="sanctions_refused")
+        return customer
 
     def fund_gas(self, *holders: Holder) -> None:
         self.container.chains.sender.fund([h.wallet for h in holders], 10**18)
@@ -98,12 +122,17 @@ class Issuer:
 
 def make_issuer(data_dir: Path, *, database_url: str = "", chain_rpc_url: str = "", capital_minor: int = 500_000_00,
                 buffer_bps: int = 50, redemption_fee_bps: int = 10, approval: str | None = DEMO_APPROVAL,
-                container_kwargs: dict[str, Any] | None = None, **settings: Any) -> Issuer:
-    """An issuer on the given store and chain, with both coins configured and capital paid in."""
+                container_kwargs: dict[str, Any] | None = None, screening: bool = False, screener: Any = None,
+                **settings: Any) -> Issuer:
+    """An issuer on the given store and chain, with both coins configured and capital paid in. `screening`
+    wires compliance into issuance (CDD at onboarding, debtor and wallet screening, travel rule); `screener`
+    replaces the shared lists (tests use a small list)."""
     s = Settings(data_dir=data_dir, database_url=database_url, chain_rpc_url=chain_rpc_url,
                  cnh_mainland_approval_reference=approval or "", coverage_buffer_bps=buffer_bps,
                  redemption_fee_bps=redemption_fee_bps, **settings)
-    container = Container(s, **(container_kwargs or {}))
+    container = Container(s, **{"screen_issuance": screening, **(container_kwargs or {})})
+    if screener is not None:
+        container.__dict__["screener"] = screener
     issuer = Issuer(container, s)
     ctx = issuer.ctx
     for fiat in (Currency.CNH, Currency.HKD):
