@@ -100,6 +100,7 @@ def login_page(request: Request) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf()
     response = render(request, "login.html", {
         "csrf": token, "message": request.query_params.get("msg", "")[:300], "session": None, "nav": [],
+        "level": "ok" if request.query_params.get("level") == "ok" else "error",
     })
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path=COOKIE_PATH,
                         secure=request.url.scheme == "https")
@@ -125,7 +126,7 @@ def login(
 def logout(request: Request, csrf_token: CsrfField) -> Response:
     session = current_session(request)
     check_csrf(request, csrf_token, session.csrf)
-    response = RedirectResponse("/console/login?msg=Signed+out.", status_code=303)
+    response = RedirectResponse("/console/login?msg=Signed+out.&level=ok", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
 
