@@ -153,6 +153,11 @@ def demo(
                   f"({report_inv.transfers_checked} transfers)")
     for line in ctx.events:
         console.print(f"  [dim]{line}[/dim]")
+
+    _step(9, "The reserve: coverage, three-way reconciliation, proof of liabilities")
+    from bauhinia.entrypoints.reserve_demo import reserve_demo_steps
+
+    reserve_demo_steps(issuer, console)
     c.close()
     if not (ok_bank and ok_chain and ok_books and report_inv.ok):
         raise typer.Exit(1)
