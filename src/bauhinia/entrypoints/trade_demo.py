@@ -30,6 +30,7 @@ from bauhinia.adapters.store.ledger_store import SqlLedger
 from bauhinia.adapters.store.settlement_repo import SettlementRepository
 from bauhinia.domain import settlement as st
 from bauhinia.domain.banking import AccountId, Party, PaymentScheme
+from bauhinia.domain.errors import RefusedError
 from bauhinia.domain.money import Amount, Currency
 from bauhinia.services import settlement as svc
 
@@ -191,6 +192,141 @@ def run_trade_demo(out: Callable[[str], None] = print, *, engine: sa.Engine | No
         "payout_message_id": batch.message_id,
         "figures": figures,
     }
+
+
+# --- the trade part of the main demo (`bauhinia demo`) -------------------------------------------------------
+
+
+def _sign_typed(key: LocalAccount, typed: dict[str, Any]) -> str:
+    """What the importer's own wallet does with the typed data (no key of the importer's reaches the service)."""
+    return "0x" + Account.sign_typed_data(key.key, full_message=typed).signature.hex().removeprefix("0x")
+
+
+def trade_demo_steps(issuer: Any, console: Any, *, exporter_id: str = "szx-hk", importer_id: str = "kln-imp",
+                     exporter_country: str = "CN", invoice_minor: int = 250_000_00,
+                     hkd_holder_id: str = "vhb-hkd", redeem_proceeds: bool = True) -> dict[str, Any]:
+    """Trade settlement on the main demo's issuer (`entrypoints.scenario.Issuer`, after its CNH coins were minted
+    and paid): the exporter invoices the importer in CNH, the importer funds the escrow by signing an EIP-3009
+    authorisation with its own wallet (relayed), the documents agent releases against the matching document
+    hash (a wrong hash is refused first), the exporter redeems the proceeds (the payout's remittance carries the
+    invoice number); an HKD holder is onboarded and funded through a camt.054, settles one HKD/CNH swap with the
+    importer atomically, a second swap the taker cannot pay is refused with both balances unchanged; then the
+    trade report's corridor figures. Prints with `console.print`; returns the figures.
+
+    `exporter_country`: the corridor follows the trade: the exporter ships from Shenzhen (CN) and is paid in
+    Hong Kong. Call it after the demo's books check (the redemption moves the CNH books on)."""
+    from bauhinia.domain import issuance as iss
+    from bauhinia.domain.money import minor_to_base_units
+    from bauhinia.services import issuance as isvc
+
+    c = issuer.container
+    ctx = issuer.ctx
+    deps: svc.SettlementDeps = c.settlement
+    sc: SettlementChain = deps.chain
+    exporter_h, importer_h = issuer.holders[exporter_id], issuer.holders[importer_id]
+    cnh, bcnh, bhkd = Currency.CNH, Currency.BCNH, Currency.BHKD
+    say = console.print
+    say(f"escrow (BCNH) {sc.escrow_addresses[bcnh]}, swap {sc.swap_address}; documents agent "
+        f"{sc.agent.address if sc.agent else '-'}")
+
+    exporter = svc.register_party(deps, exporter_id, exporter_h.name, exporter_country, exporter_h.wallet)
+    importer = svc.register_party(deps, importer_id, importer_h.name, "HK", importer_h.wallet)
+    say(f"trade parties screened clear: {exporter.name} ({exporter.country}), {importer.name} ({importer.country})")
+
+    bill_of_lading = st.document_hash(b"B/L COSU6281734 Yantian -> Kwai Chung, 2 x 40HC, LED panels")
+    packing_list = st.document_hash(b"Packing list PL-88121: 1,200 cartons LED panels, 300 cartons drivers")
+    today = datetime.fromtimestamp(deps.now_ns() // 1_000_000_000, UTC).date()
+    invoice_id = f"INV-{today.strftime('%Y%m%d')}-0001"
+    goods = invoice_minor * 9 // 10
+    invoice = svc.issue_invoice(
+        deps, invoice_id=invoice_id, exporter_id=exporter.party_id, importer_id=importer.party_id,
+        currency=cnh, due_date=today + timedelta(days=30),
+        line_items=[("LED panels 600x600, 1,200 cartons", 1200, goods), ("LED drivers, 300 cartons", 300,
+                                                                         invoice_minor - goods)],
+        bill_of_lading_hash=bill_of_lading, packing_list_hash=packing_list,
+        agent_address=sc.agent.address if sc.agent else None)
+    say(f"invoice {invoice.invoice_id}: {Amount(invoice.amount_minor, cnh).format()} from {exporter.name} to "
+        f"{importer.name} ({invoice.corridor.value}), documents hash {invoice.documents_hash[:16]}...")
+    svc.accept_invoice(deps, invoice_id, importer.address)
+    expiry_s, typed = svc.funding_authorization(deps, invoice_id)
+    auth = svc.SignedAuthorization(int(typed["message"]["validAfter"]), int(typed["message"]["validBefore"]),
+                                   _sign_typed(importer_h.key, typed))
+    invoice = svc.fund_invoice(deps, invoice_id, escrow_expiry_s=expiry_s, authorization=auth)
+    say(f"importer signed an EIP-3009 authorisation in its own wallet, the relayer locked it: escrow holds "
+        f"{_fmt(bcnh, sc.escrow_balance(bcnh))} until {datetime.fromtimestamp(expiry_s, UTC):%Y-%m-%d}")
+    agent = sc.agent.address if sc.agent else importer.address
+    wrong = st.documents_commitment(bill_of_lading, st.document_hash(b"a packing list for other goods"))
+    try:
+        svc.release_invoice(deps, invoice_id, agent, wrong)
+        raise RuntimeError("a wrong document hash was accepted")  # never: the domain and the contract refuse it
+    except RefusedError as exc:
+        say(f"documents that do not match are refused: {exc.code}; escrow still holds "
+            f"{_fmt(bcnh, sc.escrow_balance(bcnh))}")
+    invoice = svc.release_invoice(deps, invoice_id, agent, invoice.documents_hash)
+    _, history = svc.invoice_with_history(deps, invoice_id)
+    say(f"agent accepted the matching documents: {exporter.name} received {_fmt(bcnh, invoice.amount_base_units)}"
+        f" from escrow; audit trail {' -> '.join(r.to_state.value for r in history)}")
+
+    if redeem_proceeds:
+        key = f"trade:{invoice_id}:redeem"
+        svc.link_trade_redemption(deps, invoice_id, key, exporter.party_id)
+        red = isvc.request_redemption(ctx, iss.RedemptionRequest(exporter.party_id, bcnh, invoice.amount_minor,
+                                                                 exporter.address, exporter_h.bank_account, key))
+        chain = ctx.chains[cnh]
+        chain.transfer_as(exporter_h.key, chain.redemption_address, minor_to_base_units(invoice.amount_minor),
+                          idempotency_key=f"{key}:send")
+        files = isvc.run_redemptions(ctx, cnh).payout_files
+        red = ctx.store.redemption(red.seq)
+        xml = (ctx.bank.outbox / files[-1]).read_text(encoding="utf-8") if files else ""
+        carried = f"INVOICE {invoice_id}" in xml and f"<Nb>{invoice_id}</Nb>" in xml
+        say(f"exporter redeemed the proceeds: payout {Amount(red.amount_minor - red.fee_minor, cnh).format()} in "
+            f"{files[-1] if files else '-'}; remittance carries the invoice number: {'yes' if carried else 'NO'}")
+
+    # an HKD holder for the swap, funded through the bank like everyone else
+    hkd = issuer.holders.get(hkd_holder_id) or issuer.add_holder(
+        hkd_holder_id, "Victoria Harbour Bullion Ltd", "012-777-500600-222", fiat=Currency.HKD)
+    issuer.fund_gas(hkd)
+    issuer.drop_notification([issuer.deposit(hkd, 300_000_00, "HSBC-IN-HKD-0001")], datetime.now(UTC),
+                             fiat=Currency.HKD, message_id="HSBC-NTF-HKD-0001")
+    isvc.ingest_bank_files(ctx)
+    isvc.run_subscriptions(ctx, Currency.HKD)
+    taker = svc.register_party(deps, hkd.customer_id, hkd.name, "HK", hkd.wallet)
+    for key_holder in (importer_h, hkd):
+        sc.add_key(key_holder.key)  # the demo's customers submit their own legs from this process
+    say(f"{taker.name} subscribed HKD 300,000.00 and holds {_fmt(bhkd, sc.balance_of(bhkd, taker.address))}")
+
+    def balances() -> str:
+        return (f"{importer.name}: {_fmt(bcnh, sc.balance_of(bcnh, importer.address))}, "
+                f"{_fmt(bhkd, sc.balance_of(bhkd, importer.address))}; {taker.name}: "
+                f"{_fmt(bcnh, sc.balance_of(bcnh, taker.address))}, {_fmt(bhkd, sc.balance_of(bhkd, taker.address))}")
+
+    quote, _ = svc.create_quote(deps, maker=importer.address, taker=taker.address, taker_coin=bhkd,
+                                taker_amount_base_units=100_000 * UNIT, rate="0.9213", ttl_s=120)
+    say(f"firm quote {quote.quote_id} signed by {importer.name} (EIP-712): {taker.name} pays "
+        f"{_fmt(bhkd, quote.taker_amount_base_units)} for {_fmt(bcnh, quote.maker_amount_base_units)}, "
+        f"rate {quote.rate.numerator}/{quote.rate.denominator}, until {quote.expiry_s}")
+    countries = {importer.address: importer.country, taker.address: taker.country}
+    result = svc.settle_swap(deps, quote.quote_id, countries=countries)
+    say(f"swap settled, both legs in one transaction {result.tx_hash[:18]}...: {balances()}")
+    too_big = svc.create_quote(deps, maker=importer.address, taker=taker.address, taker_coin=bhkd,
+                               taker_amount_base_units=sc.balance_of(bhkd, taker.address) + 1 * UNIT,
+                               rate="0.9213", ttl_s=120)[0]
+    before = balances()
+    try:
+        svc.settle_swap(deps, too_big.quote_id, countries=countries)
+        raise RuntimeError("a swap the taker cannot pay was settled")
+    except RefusedError as exc:
+        unchanged = balances() == before
+        say(f"a swap for more than {taker.name} holds is refused ({exc.code}): both sides unchanged: "
+            f"{'yes' if unchanged else 'NO'}")
+
+    figures = svc.trade_report(deps)
+    for corridor, volumes in figures.volume_by_corridor.items():
+        say(f"  corridor {corridor}: " + ", ".join(_fmt(Currency(coin), v) for coin, v in volumes.items()))
+    say(f"  {figures.payments} settled payments, {figures.active_holders} active holders, velocity "
+        + ", ".join(f"{coin} {v / 1000:.3f}" for coin, v in figures.velocity_milli.items()))
+    return {"invoice_id": invoice_id, "invoice_state": invoice.state.value, "swap_tx": result.tx_hash,
+            "figures": figures}
 
 
 if __name__ == "__main__":
