@@ -72,6 +72,26 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/redemption-runs"): frozenset({OP, T, D}),
     ("GET", "/v1/redemption-deadlines"): STAFF,
     ("POST", "/v1/issuance/recover"): frozenset({OP, D}),
+    # compliance (issue 5): officers act, auditors read, a customer reads only its own CDD status
+    ("POST", "/v1/compliance/customers"): frozenset({K, D}),
+    ("GET", "/v1/compliance/customers"): frozenset({K, A, D}),
+    ("GET", "/v1/compliance/customers/{customer_id}"): frozenset({K, A, D}),
+    ("GET", "/v1/compliance/customers/{customer_id}/status"): frozenset({C, K, A, D}),
+    ("GET", "/v1/compliance/customers/{customer_id}/screenings"): frozenset({K, A, D}),
+    ("POST", "/v1/compliance/customers/{customer_id}/false-positives"): frozenset({K, D}),
+    ("POST", "/v1/compliance/rescreens"): frozenset({K, D}),
+    ("POST", "/v1/compliance/monitoring-runs"): frozenset({K, D}),
+    ("GET", "/v1/compliance/alerts"): frozenset({K, A, D}),
+    ("GET", "/v1/compliance/cases"): frozenset({K, A, D}),
+    ("GET", "/v1/compliance/cases/{case_id}"): frozenset({K, A, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/assign"): frozenset({K, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/notes"): frozenset({K, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/escalate"): frozenset({K, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/close"): frozenset({K, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/strs"): frozenset({K, D}),
+    ("POST", "/v1/compliance/cases/{case_id}/freezes"): frozenset({K, D}),
+    ("GET", "/v1/compliance/freezes"): frozenset({K, A, D}),
+    ("POST", "/v1/compliance/freezes/{request_id}/approve"): frozenset({K, D}),
     ("POST", "/v1/trade/parties"): frozenset({OP, K, D}),
     ("POST", "/v1/trade/invoices"): frozenset({C, OP, D}),
     ("GET", "/v1/trade/invoices"): ALL,
@@ -90,6 +110,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
 
 PATH_VALUES = {"client_id": "customer2", "approval_id": "apr_missing", "coin": "BHKD", "dead_letter_id": "1",
                "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1",
+               "case_id": "CASE-000001", "request_id": "FRZ-missing",
                "invoice_id": "INV-missing", "quote_id": "Q-missing"}
 
 
