@@ -95,6 +95,7 @@ def _start_node() -> tuple[subprocess.Popen[bytes], Web3] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (for tests)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the figures (JSON)")
     args = parser.parse_args(argv)
     singles, batches = (10, 1) if args.quick else (200, 8)
     embedded_batches, pyevm_batches = (2, 1) if args.quick else (40, 4)
@@ -141,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for key, value in results.items():
         print(f"{key}: {value}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 
