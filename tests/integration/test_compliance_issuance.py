@@ -196,3 +196,30 @@ def test_rescreen_catches_a_customer_listed_after_onboarding_and_freezes_after_a
     with pytest.raises(RefusedError):
         svc.request_redemption(ctx, iss.RedemptionRequest("late", Currency.BCNH, 1_000_00, holder.wallet,
                                                           holder.bank_account, "r-late"))
+
+
+def test_demo_scene_screens_monitors_and_handles_one_alert(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bauhinia.entrypoints.compliance_demo import compliance_demo_steps
+
+    listed_li = {"id": "p-li", "schema": "Person", "properties": {"name": ["Fangwei LI"]}}
+    issuer = make_issuer(tmp_path / "data", screener=screener_for(tmp_path, extra=[listed_li]))
+    try:
+        a = issuer.add_holder("szx-hk", "Huaxin Electronics (HK) Ltd", "004-555-100200-838")
+        b = issuer.add_holder("kln-imp", "Kowloon Importers Ltd", "024-888-300400-101")
+        issuer.drop_notification([issuer.deposit(a, 250_000_00, "I1"), issuer.deposit(b, 100_000_00, "I2")], NOW)
+        svc.ingest_bank_files(issuer.ctx)
+        assert svc.run_subscriptions(issuer.ctx, CNH).minted == 2
+        text = StringIO()
+        out = compliance_demo_steps(issuer, Console(file=text, width=160))
+    finally:
+        issuer.container.close()
+    assert out["customers"] == {"szx-hk": "accepted", "kln-imp": "accepted"}
+    assert out["probes"]["李方伟"] >= 0.85 and out["probes"]["李方偉"] >= 0.85 and out["probes"]["Li Fang-wei"] >= 0.85
+    assert out["prospect"] == "refused"
+    assert "structuring" in out["alerts"]
+    assert out["case"]["state"] == "closed" and all(Path(f).is_file() for f in out["case"]["files"])
+    assert "STR-CASE-" in text.getvalue()
