@@ -106,12 +106,20 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/trade/quotes/{quote_id}"): ALL,
     ("POST", "/v1/trade/swaps"): frozenset({C, OP, T, D}),
     ("GET", "/v1/trade/report"): STAFF,
+    ("GET", "/v1/regulatory/register"): STAFF,
+    ("GET", "/v1/regulatory/daily-statement"): STAFF,
+    ("GET", "/v1/regulatory/returns/monthly/{period}"): frozenset({T, K, A, D}),
+    ("GET", "/v1/regulatory/incidents"): STAFF,
+    ("POST", "/v1/regulatory/incidents"): frozenset({OP, T, K, D}),
+    ("POST", "/v1/regulatory/incidents/{incident_id}/notify"): frozenset({K, D}),
+    ("POST", "/v1/regulatory/incidents/{incident_id}/close"): frozenset({OP, T, K, D}),
 }
 
 PATH_VALUES = {"client_id": "customer2", "approval_id": "apr_missing", "coin": "BHKD", "dead_letter_id": "1",
                "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1",
                "case_id": "CASE-000001", "request_id": "FRZ-missing",
-               "invoice_id": "INV-missing", "quote_id": "Q-missing"}
+               "invoice_id": "INV-missing", "quote_id": "Q-missing", "period": "2026-01",
+               "incident_id": "missing"}
 
 
 @pytest.fixture()

@@ -68,7 +68,7 @@ def run_marked_tests(register: reg.Register, *, only: Sequence[str] = (), root: 
     with tempfile.TemporaryDirectory(prefix="bauhinia-evidence-") as tmp:
         out = Path(tmp) / "evidence.json"
         cmd = [sys.executable, "-m", "pytest", "-m", "requirement", "-p", PLUGIN, "-q", "--no-header",
-               "-p", "no:cacheprovider", *extra_args, *(targets or ["tests"])]
+               "-p", "no:cacheprovider", "--continue-on-collection-errors", *extra_args, *(targets or ["tests"])]
         child_env = {**os.environ, **(env or {}), "BAUHINIA_EVIDENCE_OUT": str(out)}
         started = datetime.now(UTC)
         try:
