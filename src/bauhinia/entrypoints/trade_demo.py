@@ -199,7 +199,8 @@ def run_trade_demo(out: Callable[[str], None] = print, *, engine: sa.Engine | No
 
 def _sign_typed(key: LocalAccount, typed: dict[str, Any]) -> str:
     """What the importer's own wallet does with the typed data (no key of the importer's reaches the service)."""
-    return "0x" + Account.sign_typed_data(key.key, full_message=typed).signature.hex().removeprefix("0x")
+    signature: bytes = Account.sign_typed_data(key.key, full_message=typed).signature
+    return "0x" + signature.hex().removeprefix("0x")
 
 
 def trade_demo_steps(issuer: Any, console: Any, *, exporter_id: str = "szx-hk", importer_id: str = "kln-imp",
@@ -222,7 +223,7 @@ def trade_demo_steps(issuer: Any, console: Any, *, exporter_id: str = "szx-hk", 
     c = issuer.container
     ctx = issuer.ctx
     deps: svc.SettlementDeps = c.settlement
-    sc: SettlementChain = deps.chain
+    sc: SettlementChain = c.settlement.chain
     exporter_h, importer_h = issuer.holders[exporter_id], issuer.holders[importer_id]
     cnh, bcnh, bhkd = Currency.CNH, Currency.BCNH, Currency.BHKD
     say = console.print

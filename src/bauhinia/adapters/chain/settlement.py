@@ -396,7 +396,9 @@ def load_or_create_role_key(directory: Path, role: str, password: str, scrypt_n:
     path = directory / f"SETTLEMENT-{role}.json"
     if path.exists():
         try:
-            return Account.from_key(Account.decrypt(json.loads(path.read_text(encoding="utf-8")), password))
+            loaded: LocalAccount = Account.from_key(Account.decrypt(json.loads(path.read_text(encoding="utf-8")),
+                                                                    password))
+            return loaded
         except ValueError:
             raise ValidationError(f"cannot decrypt the settlement {role} keystore (wrong password?)",
                                   code="keystore_locked") from None

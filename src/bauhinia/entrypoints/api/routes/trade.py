@@ -154,7 +154,7 @@ def _invoice_public(inv: st.TradeInvoice, history: list[st.TransitionRecord] | N
 
 def _visible_invoice(container: Any, principal: Principal, invoice_id: str) -> st.TradeInvoice:
     """The invoice, read from the store (no chain needed); 404 for customers who are not a party to it."""
-    inv = container.settlement_store.get_invoice(invoice_id)
+    inv: st.TradeInvoice | None = container.settlement_store.get_invoice(invoice_id)
     if inv is None or (principal.is_customer_only and principal.customer_id not in (inv.exporter.party_id,
                                                                                      inv.importer.party_id)):
         raise NotFoundError(f"no invoice {invoice_id!r}", code="invoice_not_found")
@@ -360,7 +360,7 @@ def _quote_public(q: st.Quote, signature: str, status_: str, detail: str) -> Quo
 
 
 def _party(container: Any, party_id: str) -> st.TradeParty:
-    party = container.settlement_store.get_party(party_id)
+    party: st.TradeParty | None = container.settlement_store.get_party(party_id)
     screening = container.settlement_store.party_screening(party_id)
     if party is None or screening is None:
         raise NotFoundError(f"no trade party {party_id!r}", code="party_not_found")
