@@ -170,7 +170,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
-    mono = styles["Code"].clone("mono", fontSize=6.5, leading=8)
+    mono = styles["Code"].clone("mono", fontSize=6.5, leading=8, leftIndent=0, firstLineIndent=0)
     buf = BytesIO()
     pdf = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title="Bauhinia regulatory evidence pack")
@@ -194,7 +194,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
     for i, r in enumerate(doc["requirements"], start=1):
         ok = r["status"] == "proven"
         colour = colors.HexColor(GREEN if ok else RED)
-        mark = Paragraph(f'<font color="{GREEN if ok else RED}" size="11"><b>{"PASS" if ok else "FAIL"}</b></font>',
+        mark = Paragraph(f'<font color="{GREEN if ok else RED}" size="9"><b>{"PASS" if ok else "FAIL"}</b></font>',
                          small)
         req = escape(r["requirement"]) + f'<br/><font color="#57606a">{escape(r["source"])}</font>'
         if r["note"]:
@@ -208,7 +208,7 @@ def render_pdf(doc: dict[str, Any]) -> bytes:
         data.append([mark, Paragraph(f"<b>{escape(r['id'])}</b><br/>{r['passed']} passed, {r['failed']} failed",
                                      small), Paragraph(req, small), Paragraph(ctl, mono), Paragraph(tests, mono)])
         style_cmds.append(("LINEBEFORE", (0, i), (0, i), 3, colour))
-    table = Table(data, colWidths=[14 * mm, 32 * mm, 80 * mm, 70 * mm, 77 * mm], repeatRows=1)
+    table = Table(data, colWidths=[16 * mm, 32 * mm, 78 * mm, 70 * mm, 77 * mm], repeatRows=1)
     table.setStyle(TableStyle(style_cmds))
     story.append(table)
     pdf.build(story)
