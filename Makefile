@@ -22,7 +22,7 @@ lint: $(STAMP)
 
 test: lint
 	bash tools/prepare-test-env.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
