@@ -154,10 +154,19 @@ def demo(
     for line in ctx.events:
         console.print(f"  [dim]{line}[/dim]")
 
-    _step(9, "The reserve: coverage, three-way reconciliation, proof of liabilities")
+    _step(9, "Cross-border trade: an invoice in CNH coins through escrow, one HKD/CNH swap")
+    from bauhinia.entrypoints.trade_demo import trade_demo_steps
+
+    trade_demo_steps(issuer, console)
+
+    _step(10, "The reserve: coverage, three-way reconciliation, proof of liabilities")
     from bauhinia.entrypoints.reserve_demo import reserve_demo_steps
 
     reserve_demo_steps(issuer, console)
+
+    from bauhinia.entrypoints.compliance_demo import compliance_demo_steps
+
+    compliance_demo_steps(issuer, console, first_step=11)
     c.close()
     if not (ok_bank and ok_chain and ok_books and report_inv.ok):
         raise typer.Exit(1)
