@@ -187,13 +187,26 @@ def _tampered(proof_text: str) -> str:
     return json.dumps(data)
 
 
+def _wait_true(page: Any, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a page expression from the test side: page.evaluate is not subject to the page's CSP, while
+    wait_for_function may be refused by it ('unsafe-eval' is rightly not allowed)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {expression}")
+
+
 def _verdicts(page: Any, text: str, holder_id: str = "") -> tuple[str, str]:
     page.fill("#proof-text", text)
     page.fill("#holder-id", holder_id)
     page.click("#verify-button")
     for box in ("#browser-verdict", "#server-verdict"):
-        page.wait_for_function(f"document.querySelector('{box}').dataset.state !== 'checking' && "
-                               f"!document.querySelector('{box}').hidden")
+        _wait_true(page, f"document.querySelector('{box}').dataset.state !== 'checking' && "
+                         f"!document.querySelector('{box}').hidden")
     return page.inner_text("#browser-verdict"), page.inner_text("#server-verdict")
 
 
@@ -236,10 +249,10 @@ def test_transparency_page_and_proof_checker(site: Site, page: Any, tmp_path: Pa
     path.write_text(site.data.proofs["BCNH:kln-imp"])
     page.fill("#proof-text", "")
     page.set_input_files("#proof-file", str(path))
-    page.wait_for_function("document.querySelector('#proof-text').value.length > 0")
+    _wait_true(page, "document.querySelector('#proof-text').value.length > 0")
     page.fill("#holder-id", "")
     page.click("#verify-button")
-    page.wait_for_function("document.querySelector('#server-verdict').dataset.state === 'valid'")
+    _wait_true(page, "document.querySelector('#server-verdict').dataset.state === 'valid'")
     assert "BCNH" in page.inner_text("#browser-verdict")
 
 

@@ -103,8 +103,9 @@ def test_a_writer_slipping_in_is_detected(db_url: str) -> None:
     stored = {t.id for t in ledger.lookup_transfers([1, 2, 3, 4])}
     assert {1, 3} <= stored and 4 not in stored
     assert ledger.check_invariants().ok
-    # the ledger reloads what changed: the same transfer is now refused for lack of funds
-    assert ledger.create_transfers([Transfer(4, 2, 3, 1_006, "HKD")]) == ["exceeds_credits"]
+    # the ledger reloads what changed: account 2 holds 1,005 or 1,010 now (batch 2 may have committed), so
+    # a transfer of 1,011 is refused for lack of funds, where the stale cache would have let it through
+    assert ledger.create_transfers([Transfer(4, 2, 3, 1_011, "HKD")]) == ["exceeds_credits"]
     # resubmitting the pipeline's batches is safe: what committed says exists, the rest is applied once
     assert ledger.create_transfer_batches([[Transfer(1, 1, 2, 5, "HKD")], [Transfer(2, 1, 2, 5, "HKD")]]) in (
         [["exists"], ["exists"]], [["exists"], ["ok"]])

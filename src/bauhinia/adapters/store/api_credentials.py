@@ -11,6 +11,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -158,15 +159,15 @@ class StoredResponse:
 
 
 def idempotency_reserve(engine: Engine, subject: str, key: str, request_sha256: str) -> StoredResponse | None:
-    """Reserve (subject, key) for a new request, or return what is stored for it."""
-    with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(api_idempotency).where(api_idempotency.c.subject == subject, api_idempotency.c.key == key)
-        ).one_or_none()
-        if row is not None:
-            return StoredResponse(row.request_sha256, int(row.status_code), row.content_type, bytes(row.body or b""))
+    """Reserve (subject, key) for a new request, or return what is stored for it (one write transaction)."""
     try:
         with engine.begin() as conn:
+            row = conn.execute(
+                sa.select(api_idempotency).where(api_idempotency.c.subject == subject, api_idempotency.c.key == key)
+            ).one_or_none()
+            if row is not None:
+                return StoredResponse(row.request_sha256, int(row.status_code), row.content_type,
+                                      bytes(row.body or b""))
             conn.execute(api_idempotency.insert().values(
                 subject=subject, key=key, request_sha256=request_sha256, status_code=0, created_at_ns=time.time_ns()
             ))
@@ -176,14 +177,20 @@ def idempotency_reserve(engine: Engine, subject: str, key: str, request_sha256: 
 
 
 def idempotency_store(
-    engine: Engine, subject: str, key: str, status_code: int, content_type: str | None, body: bytes
+    engine: Engine, subject: str, key: str, status_code: int, content_type: str | None, body: bytes,
+    audit_entry: dict[str, Any] | None = None,
 ) -> None:
+    """Store the response for replay and, for an accepted call, its audit entry, in one transaction."""
     with engine.begin() as conn:
         conn.execute(
             api_idempotency.update()
             .where(api_idempotency.c.subject == subject, api_idempotency.c.key == key)
             .values(status_code=status_code, content_type=content_type, body=body)
         )
+        if audit_entry is not None:
+            from bauhinia.adapters.store import audit
+
+            audit.append(conn, **audit_entry)
 
 
 def idempotency_release(engine: Engine, subject: str, key: str) -> None:

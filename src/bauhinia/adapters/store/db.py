@@ -7,6 +7,7 @@ tables in its own Alembic branch under migrations/versions; `migrate` upgrades a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,48 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_on_begin(conn: sa.Connection) -> None:
-    # Writers: BEGIN IMMEDIATE takes the write lock up front, so two writers never deadlock on lock upgrade.
-    # Readers (connections from `read_connection`) take a plain snapshot and never block a writer.
-    if conn.get_execution_options().get("readonly"):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterGate:
+    """Queues this process's SQLite writers on a lock instead of SQLite's busy handler.
+
+    SQLite has one writer at a time; a second BEGIN IMMEDIATE waits in a busy handler that sleeps in growing
+    steps (up to 100 ms), so under many threads most of the time goes to sleeping. Writers of one engine take
+    this lock before BEGIN IMMEDIATE and give it back after COMMIT or ROLLBACK has reached the file; other
+    processes still meet SQLite's own lock and busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.holders: dict[int, int] = {}  # pooled connection id -> raw DBAPI connection id
+
+    def begin(self, conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("readonly"):
+            conn.exec_driver_sql("BEGIN")  # a reader takes a snapshot and never blocks a writer
+            return
+        key = id(conn.connection)  # the pooled connection: what the dialect's commit / rollback receive
+        self.lock.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock up front: no deadlock on lock upgrade
+        except BaseException:
+            self.lock.release()
+            raise
+        self.holders[key] = id(conn.connection.dbapi_connection)
+
+    def wrap(self, end: Any) -> Any:
+        def ended(pooled_conn: Any) -> None:
+            try:
+                end(pooled_conn)
+            finally:
+                if self.holders.pop(id(pooled_conn), None) is not None:
+                    self.lock.release()
+
+        return ended
+
+    def invalidated(self, dbapi_conn: Any, *_: Any) -> None:
+        """A connection thrown away mid-transaction (no COMMIT / ROLLBACK follows) gives the lock back too."""
+        for key, raw in list(self.holders.items()):
+            if raw == id(dbapi_conn):
+                del self.holders[key]
+                self.lock.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -46,8 +82,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, **kwargs)
+        gate = _WriterGate()
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        event.listen(engine, "begin", gate.begin)
+        engine.dialect.do_commit = gate.wrap(engine.dialect.do_commit)  # type: ignore[method-assign]
+        engine.dialect.do_rollback = gate.wrap(engine.dialect.do_rollback)  # type: ignore[method-assign]
+        event.listen(engine.pool, "invalidate", gate.invalidated)
+        event.listen(engine.pool, "soft_invalidate", gate.invalidated)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

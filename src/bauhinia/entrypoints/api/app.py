@@ -77,3 +77,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         return {"status": "ok"}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from BAUHINIA_* settings: the factory each uvicorn worker process calls."""
+    from bauhinia.entrypoints.api.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

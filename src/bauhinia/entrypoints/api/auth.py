@@ -108,6 +108,16 @@ bearer_scheme = HTTPBearer(auto_error=False, description="JWT from POST /v1/oaut
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="bk_<id>_<secret>")
 
 
+async def principal_for(request: Request) -> Principal:
+    """principal_from_request for async dependencies: a JWT is checked in the event loop (CPU only); an API
+    key needs the database, so its lookup goes to a worker thread."""
+    if getattr(request.state, "principal", None) is not None or request.headers.get("authorization"):
+        return principal_from_request(request)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(principal_from_request, request)
+
+
 def principal_from_request(request: Request) -> Principal:
     """Resolve (once per request) who is calling; raises Unauthenticated."""
     cached = getattr(request.state, "principal", None)
@@ -141,12 +151,12 @@ def require(*roles: str, scope: str) -> Callable[..., Principal]:
     if unknown or not allowed:
         raise ValueError(f"unknown roles {unknown}")
 
-    def dependency(
+    async def dependency(
         request: Request,
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
         _key: Annotated[str | None, Depends(api_key_scheme)] = None,
     ) -> Principal:
-        principal = principal_from_request(request)
+        principal = await principal_for(request)
         if not principal.roles & allowed:
             raise ForbiddenError("your roles do not allow this", code="role_not_allowed")
         if not principal.has_scope(scope):

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 
-def get_container(request: Request) -> Any:
+async def get_container(request: Request) -> Any:
+    # async: a plain attribute read needs no worker thread (each sync dependency costs a thread hop)
     return request.app.state.container
 
 

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from bauhinia.adapters.store import api_credentials as creds
-from bauhinia.adapters.store import audit
 from bauhinia.domain.errors import BauhiniaError
 from bauhinia.entrypoints.api import problems
 from bauhinia.entrypoints.api.auth import principal_from_request
@@ -63,7 +63,8 @@ class IdempotentRoute(APIRoute):
                 request.method.encode() + b" " + request.url.path.encode() + b"?" + request.url.query.encode()
                 + b"\n" + body
             ).hexdigest()
-            stored = creds.idempotency_reserve(engine, principal.subject, key, digest)
+            # Database work runs in a worker thread: the event loop must never wait on a commit.
+            stored = await run_in_threadpool(creds.idempotency_reserve, engine, principal.subject, key, digest)
             if stored is not None:
                 if stored.request_sha256 != digest:
                     return problems.problem_response(
@@ -84,24 +85,22 @@ class IdempotentRoute(APIRoute):
             except BauhiniaError as exc:
                 response = problems.from_error(request, exc)
             except BaseException:
-                creds.idempotency_release(engine, principal.subject, key)
+                await run_in_threadpool(creds.idempotency_release, engine, principal.subject, key)
                 raise
             if response.status_code >= 500 or not hasattr(response, "body"):
-                creds.idempotency_release(engine, principal.subject, key)
+                await run_in_threadpool(creds.idempotency_release, engine, principal.subject, key)
                 return response
-            creds.idempotency_store(
-                engine, principal.subject, key, response.status_code, response.headers.get("content-type"),
-                bytes(response.body),
-            )
+            entry = None
             if response.status_code < 400:
                 # Every accepted state-changing call is in the hash-chained audit log (who, what, when).
-                with engine.begin() as conn:
-                    audit.append(
-                        conn, actor=principal.subject, action=f"api.{self.name}", subject=request.url.path[:256],
-                        details={"method": request.method, "status": response.status_code,
-                                 "idempotency_key": key, "request_sha256": digest},
-                        now_ns=request.app.state.container.clock.now_ns(),
-                    )
+                entry = {"actor": principal.subject, "action": f"api.{self.name}", "subject": request.url.path[:256],
+                         "details": {"method": request.method, "status": response.status_code,
+                                     "idempotency_key": key, "request_sha256": digest},
+                         "now_ns": request.app.state.container.clock.now_ns()}
+            await run_in_threadpool(
+                creds.idempotency_store, engine, principal.subject, key, response.status_code,
+                response.headers.get("content-type"), bytes(response.body), entry,
+            )
             return response
 
         return idempotent_handler

@@ -43,7 +43,7 @@ def decode_cursor(cursor: str | None) -> Any:
         raise ValidationError("the cursor is not one this API issued", code="bad_cursor") from None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=LIMIT_MAX, description="items per page")] = LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> PageParams:

@@ -50,6 +50,7 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     relay: Annotated[bool, typer.Option(help="run the outbox relay in this process")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes (one per core)")] = 1,
 ) -> None:
     """Run the REST API (OpenAPI at /openapi.json, metrics at /metrics)."""
     import threading
@@ -62,6 +63,15 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if workers > 1:
+        # Several processes: each builds its app from the environment; the outbox relay runs on its own
+        # (`bauhinia events relay`), so events keep one publisher and their order.
+        if relay:
+            typer.echo("with --workers > 1 run the relay separately: bauhinia events relay", err=True)
+        Container(settings).engine  # noqa: B018 - migrate once, before the workers start
+        uvicorn.run("bauhinia.entrypoints.api.app:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, access_log=False)
+        return
     container = Container(settings)
     api = create_app(settings, container=container)
     stop = threading.Event()
