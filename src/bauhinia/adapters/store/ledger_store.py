@@ -237,53 +237,6 @@ class SqlLedger:
         self._version = new_version
         return outcome.results
 
-    @_serialised
-    def create_transfer_batches(self, batches: Iterable[Sequence[Transfer]]) -> list[list[str]]:
-        """Create many batches in order, each in its own durable transaction, with the same results as calling
-        `create_transfers` for each in turn, but keeping one batch's write in flight while the next is validated.
-
-        A worker thread writes and commits batch k while this thread validates batch k+1 against the balances
-        batch k leaves (the database releases the GIL while it works, so the two overlap on two cores). Batch
-        k+1 sees batch k's transfers and pending states as if committed; its write starts only once batch k has
-        committed and only if no other writer came in between (the ledger version is checked), else it raises
-        ConflictError and nothing of batch k+1 is written. Results are returned once every batch committed.
-        """
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        results: list[list[str]] = []
-        in_flight: Future[int] | None = None
-        overlay_records: dict[int, TransferRecord] = {}
-        overlay_pending: dict[int, PendingState] = {}
-        try:
-            with ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") as writer, \
-                    read_connection(self.engine) as rconn:
-                row = rconn.exec_driver_sql("SELECT version, last_timestamp FROM ledger_meta WHERE id = 1").one()
-                version, last_ts = int(row[0]), int(row[1])
-                if version != self._version:
-                    self._accounts.clear()
-                    self._balances.clear()
-                    self._version = version
-                for batch in batches:
-                    self._check_batch(batch)
-                    outcome = self._validate_speculatively(rconn, batch, overlay_records, overlay_pending, last_ts)
-                    if in_flight is not None:
-                        version = in_flight.result()  # batch k committed (or its error is raised here)
-                    in_flight = None
-                    self._balances.update(outcome.balances)
-                    overlay_records = {r[0]: TransferRecord(*r) for r in outcome.records}
-                    overlay_pending = dict(outcome.pending_changes)
-                    if outcome.records:
-                        last_ts = outcome.last_timestamp
-                        in_flight = writer.submit(self._write_committed, outcome, version)
-                    results.append(outcome.results)
-                if in_flight is not None:
-                    version = in_flight.result()
-                self._version = version
-        except BaseException:
-            self._version = None  # the cache ran ahead of what committed: reload on next use
-            raise
-        return results
-
     def _check_batch(self, batch: Sequence[Transfer]) -> None:
         if not batch:
             raise ValidationError("transfer batch is empty", code=core.BatchError.EMPTY.value)
@@ -292,38 +245,6 @@ class SqlLedger:
                 f"transfer batch of {len(batch)} exceeds the limit of {core.transfer_batch_size_max}",
                 code=core.BatchError.TOO_LARGE.value,
             )
-
-    def _validate_speculatively(
-        self,
-        rconn: sa.Connection,
-        batch: Sequence[Transfer],
-        overlay_records: dict[int, TransferRecord],
-        overlay_pending: dict[int, PendingState],
-        last_ts: int,
-    ) -> core.TransferBatchOutcome:
-        """The domain run for a batch, against the committed store plus the batch still being written."""
-        ids, account_ids, pending_ids = self._batch_keys(batch)
-        existing = self._existing(rconn, ids)
-        existing.update((i, overlay_records[i]) for i in ids if i in overlay_records)
-        pending = self._pending(rconn, pending_ids) if pending_ids else {}
-        pending.update((i, overlay_pending[i]) for i in pending_ids if i in overlay_pending)
-        for pst in pending.values():
-            account_ids.add(pst.debit_account_id)
-            account_ids.add(pst.credit_account_id)
-        self._load_accounts(rconn, account_ids)
-        rconn.commit()  # end this read snapshot: the next batch must see what commits meanwhile
-        return core.apply_transfers(batch, self._accounts, self._balances, existing, pending, self.now_ns(), last_ts)
-
-    def _write_committed(self, outcome: core.TransferBatchOutcome, expected_version: int) -> int:
-        """Worker thread: write one validated batch in its own transaction, if no other writer came in between."""
-        with self.engine.begin() as conn:
-            sql = "SELECT version FROM ledger_meta WHERE id = 1" + ("" if self.sqlite else " FOR UPDATE")
-            version = int(conn.exec_driver_sql(sql).scalar_one())
-            if version != expected_version:
-                raise ConflictError("another writer changed the ledger during a pipelined write; resubmit",
-                                    code="ledger_concurrent_writer")
-            self._write(conn, outcome)
-            return self._bump(conn, version, outcome.last_timestamp, len(outcome.records))
 
     @staticmethod
     def _batch_keys(batch: Sequence[Transfer]) -> tuple[list[int], set[int], list[int]]:
