@@ -3,7 +3,7 @@ the requirement's tests fails.
 
 For each requirement, runs `pytest -p _mutations` on that requirement's listed tests (SQLite only, to bound the
 time) first unmutated (they must pass), then with BAUHINIA_MUTATE=<id> (at least one must fail). The mutants are
-in tests/_mutations.py. Prints the table and writes bench/results/mutation_check.json.
+in tests/_mutations.py. Prints the table and writes docs/mutation_check.json.
 
     .venv/bin/python tools/mutation_check.py                    # every requirement
     .venv/bin/python tools/mutation_check.py --requirement AML-CDD-THRESHOLD --out /tmp/m.json
@@ -46,7 +46,7 @@ def run(tests: list[str], mutate: str | None) -> tuple[int, list[str], float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requirement", action="append", help="only these ids (repeatable)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mutation_check.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "mutation_check.json")
     args = ap.parse_args()
     register = reg.parse_register(json.loads((ROOT / "src" / "bauhinia" / "compliance_register.json").read_text()))
     ids = args.requirement or list(register.ids)
