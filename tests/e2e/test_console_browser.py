@@ -68,9 +68,9 @@ def test_console_needs_sign_in_and_refuses_customers(site: Site, page: Any) -> N
 @pytest.mark.parametrize(("client_id", "pages", "forbidden"), [
     ("ops-operator", {"dashboard", "reserves", "approvals", "customers"}, "/console/compliance"),
     ("ops-treasury", {"dashboard", "reserves", "approvals"}, "/console/customers/szx-hk"),
-    ("ops-compliance", {"dashboard", "reserves", "approvals", "compliance", "customers"}, None),
-    ("ops-auditor", {"dashboard", "reserves", "approvals", "compliance", "customers"}, None),
-    ("ops-admin", {"dashboard", "reserves", "approvals", "compliance", "customers"}, None),
+    ("ops-compliance", {"dashboard", "reserves", "approvals", "compliance", "customers", "controls"}, None),
+    ("ops-auditor", {"dashboard", "reserves", "approvals", "compliance", "customers", "controls"}, None),
+    ("ops-admin", {"dashboard", "reserves", "approvals", "compliance", "customers", "controls"}, None),
 ])
 def test_each_role_sees_its_pages(site: Site, page: Any, client_id: str, pages: set[str],
                                   forbidden: str | None) -> None:

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from bauhinia.adapters.store import api_credentials as creds
 
 PAGES = ["/console", "/console/reserves", "/console/approvals", "/console/compliance", "/console/customers",
-         "/console/customers/szx-hk"]
+         "/console/customers/szx-hk", "/console/controls"]
 ALLOWED = {
     "ops-operator": {"/console", "/console/reserves", "/console/approvals", "/console/customers",
-                     "/console/customers/szx-hk"},
+                     "/console/customers/szx-hk"},  # not the controls register: compliance, auditors, admins
     "ops-treasury": {"/console", "/console/reserves", "/console/approvals"},
     "ops-compliance": set(PAGES),
     "ops-auditor": set(PAGES),

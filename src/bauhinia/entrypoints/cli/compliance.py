@@ -443,15 +443,17 @@ def freeze_reject(
 
 @app.command("controls-report")
 def controls_report(
-    out: Annotated[Path, typer.Option("--out", help="Folder for evidence.html, evidence.pdf, evidence.json")] = Path(
-        "evidence"),
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for evidence.html, evidence.pdf, evidence.json (default <data dir>/evidence, which "
+        "the console's Controls page reads)")] = None,
     requirement: Annotated[list[str] | None, typer.Option("--requirement", help="Only these ids (repeatable)")] = None,
     register: Annotated[Path | None, typer.Option("--register", help="Another register file")] = None,
     pytest_args: Annotated[str, typer.Option("--pytest-args", help="Extra pytest arguments")] = "",
 ) -> None:
     """Run the tests marked with a requirement and write the evidence pack; non-zero unless all are proven."""
+    from bauhinia.bootstrap import load_settings
     from bauhinia.entrypoints.cli.regulatory import controls_report as run
 
-    code = run(out, requirement or None, register, pytest_args)
+    code = run(out or load_settings().data_dir / "evidence", requirement or None, register, pytest_args)
     if code:
         raise typer.Exit(code)

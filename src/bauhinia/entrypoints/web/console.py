@@ -44,10 +44,11 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "approvals": frozenset(api_approvals.READERS),
     "compliance": frozenset({COMPLIANCE, AUDITOR, ADMIN}),
     "customers": frozenset({OPERATOR, COMPLIANCE, AUDITOR, ADMIN}),
+    "controls": frozenset({COMPLIANCE, AUDITOR, ADMIN}),
 }
 NAV = (("dashboard", "Dashboard", "/console"), ("reserves", "Reserves", "/console/reserves"),
        ("approvals", "Approvals", "/console/approvals"), ("compliance", "Alerts & cases", "/console/compliance"),
-       ("customers", "Customers", "/console/customers"))
+       ("customers", "Customers", "/console/customers"), ("controls", "Controls", "/console/controls"))
 ApprovalId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_:-]{1,64}$")]
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 CoinName = Annotated[api_reserves.Coin, Path()]
@@ -256,6 +257,15 @@ def customer_page(
 ) -> Response:
     view = readmodel.customer(request.app.state.container, customer_id)
     return _render(request, "customer.html", session, "customers", v=view, Currency=Currency)
+
+
+@router.get("/controls", response_class=HTMLResponse)
+def controls_page(request: Request, session: Annotated[Session, Depends(page_session("controls"))]) -> Response:
+    """The requirements register with the result of the latest evidence pack (`bauhinia compliance
+    controls-report` writes it under the data folder): green when a requirement's tests passed, red when they
+    failed or none proved it, grey when no pack has been run yet."""
+    view = readmodel.controls(request.app.state.container)
+    return _render(request, "controls.html", session, "controls", v=view)
 
 
 # --- errors ---------------------------------------------------------------------------------------------------

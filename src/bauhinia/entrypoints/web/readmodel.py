@@ -281,3 +281,50 @@ def alerts_and_cases(container: Any) -> tuple[list[tuple[Any, str | None]], list
 
 def now_text(container: Any) -> str:
     return datetime.fromtimestamp(container.clock.now_ns() / 1e9, HK_TZ).strftime("%Y-%m-%d %H:%M HKT")
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    id: str
+    requirement: str
+    source: str
+    controls: tuple[str, ...]
+    configuration: str
+    status: str  # proven | failing | unproven | not_run
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ControlsView:
+    rows: tuple[ControlRow, ...]
+    pack_generated_at: str | None
+    pack_ok: bool | None
+
+    @property
+    def proven(self) -> int:
+        return sum(1 for r in self.rows if r.status == "proven")
+
+
+def controls(container: Any) -> ControlsView:
+    """The register, each requirement marked with the latest evidence pack's verdict."""
+    import json
+
+    from bauhinia.adapters.reports.evidence import load_register
+
+    register = load_register()
+    pack_path = container.settings.data_dir / "evidence" / "evidence.json"
+    results: dict[str, dict[str, Any]] = {}
+    generated, ok = None, None
+    if pack_path.is_file():
+        pack = json.loads(pack_path.read_text())
+        results = {r["id"]: r for r in pack.get("requirements", [])}
+        generated, ok = str(pack.get("generated_at", "")), bool(pack.get("ok"))
+    rows = []
+    for req in register.requirements:
+        rid = req.id
+        got = results.get(rid)
+        rows.append(ControlRow(rid, req.requirement, req.source, tuple(req.controls), str(req.configuration),
+                               got["status"] if got else "not_run", int(got["passed"]) if got else 0,
+                               int(got["failed"]) if got else 0))
+    return ControlsView(tuple(rows), generated, ok)
