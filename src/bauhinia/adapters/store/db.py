@@ -17,6 +17,11 @@ from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections kept open per engine. The API serves requests on a pool of worker threads (40 by default); each
+# connection opened anew pays SQLite's schema parse or a PostgreSQL backend start, so the pool keeps as many open
+# as a busy server uses instead of opening and closing one per request beyond a handful.
+POOL_SIZE = 40
+POOL_OVERFLOW = 20
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -81,6 +86,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         engine = sa.create_engine(url, **kwargs)
         gate = _WriterGate()
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -93,6 +101,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return sa.create_engine(url, **kwargs)
 
 
