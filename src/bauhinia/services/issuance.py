@@ -589,37 +589,60 @@ def _request_hash(req: iss.RedemptionRequest) -> str:
 
 def request_redemption(ctx: IssuanceContext, req: iss.RedemptionRequest) -> Any:
     """A holder asks to redeem: validated, recorded, and told where to send the coins. Idempotent by key."""
+    return request_redemption_keyed(ctx, req)[0]
+
+
+def request_redemption_keyed(ctx: IssuanceContext, req: iss.RedemptionRequest, actor: str | None = None,
+                             via: dict[str, Any] | None = None) -> tuple[Any, bool]:
+    """`request_redemption` that also says whether the key was already recorded (True: this is a replay, nothing
+    was written). The request, its transition, its outbox event and its audit entry (by `actor`, with `via`, e.g.
+    the API call that asked) commit in one transaction, so the key is taken exactly when the request is."""
     fiat = req.coin.fiat
     if not req.idempotency_key or len(req.idempotency_key) > 120:
         raise ValidationError("an idempotency key of 1..120 characters is required", code="idempotency_key_required")
     rhash = _request_hash(req)
-    existing = ctx.store.redemption_by_key(req.idempotency_key)
+    with ctx.store.reading():
+        existing = ctx.store.redemption_by_key(req.idempotency_key)
+        if existing is None:
+            customer = ctx.store.customer(req.customer_id)
+            config = ctx.store.coin_config(fiat)
+            wallets = ctx.store.wallets(customer.id)
+            accounts = ctx.store.bank_accounts(customer.id)
     if existing is not None:
-        if existing.request_hash != rhash:
-            raise ConflictError("this idempotency key was used for a different redemption request",
-                                code="idempotency_key_reused")
-        return existing
-    customer = ctx.store.customer(req.customer_id)
-    config = ctx.store.coin_config(fiat)
-    iss.validate_redemption(req, customer, config, ctx.store.wallets(customer.id),
-                            ctx.store.bank_accounts(customer.id))
+        return _replayed(existing, rhash), True
+    iss.validate_redemption(req, customer, config, wallets, accounts)
     fee = iss.fee_minor(req.amount_minor, config.redemption_fee_bps)
     travel = None if ctx.compliance is None else ctx.compliance.redemption_payload(customer, req)
     now = _now(ctx)
-    with ctx.store.unit_of_work(now) as uow:
-        seq = uow.add_redemption(dict(
-            idempotency_key=req.idempotency_key, request_hash=rhash, customer_id=customer.id, fiat=fiat.value,
-            amount_minor=req.amount_minor, fee_minor=fee, wallet=req.wallet.lower(), bank_account=req.bank_account,
-            status=RedemptionStatus.AWAITING_COINS.value, requested_at_ns=now))
-        uow.record_transitions([_t("redemption", seq, None, "awaiting_coins", now, ctx.actor, req.idempotency_key)])
-        uow.emit("redemption.requested", {"redemption": seq, "coin": fiat.coin.value,
-                                          "amount_base_units": minor_to_base_units(req.amount_minor),
-                                          "send_to": ctx.chains[fiat].redemption_address}, key=req.idempotency_key)
-        uow.audit(ctx.actor, "redemption.requested", f"redemption:{seq}",
-                  {"customer": customer.id, "amount_minor": req.amount_minor, "fee_minor": fee})
-        if travel is not None:
-            uow.audit(ctx.actor, "travel_rule.recorded", f"redemption:{seq}", {"ivms101": travel})
-    return ctx.store.redemption(seq)
+    who = actor or ctx.actor
+    try:
+        with ctx.store.unit_of_work(now) as uow:
+            seq = uow.add_redemption(dict(
+                idempotency_key=req.idempotency_key, request_hash=rhash, customer_id=customer.id,
+                fiat=fiat.value, amount_minor=req.amount_minor, fee_minor=fee, wallet=req.wallet.lower(),
+                bank_account=req.bank_account, status=RedemptionStatus.AWAITING_COINS.value, requested_at_ns=now))
+            uow.record_transitions([_t("redemption", seq, None, "awaiting_coins", now, who, req.idempotency_key)])
+            uow.emit("redemption.requested", {"redemption": seq, "coin": fiat.coin.value,
+                                              "amount_base_units": minor_to_base_units(req.amount_minor),
+                                              "send_to": ctx.chains[fiat].redemption_address},
+                     key=req.idempotency_key)
+            uow.audit(who, "redemption.requested", f"redemption:{seq}",
+                      {"customer": customer.id, "amount_minor": req.amount_minor, "fee_minor": fee, **(via or {})})
+            if travel is not None:
+                uow.audit(who, "travel_rule.recorded", f"redemption:{seq}", {"ivms101": travel})
+    except ConflictError as exc:
+        if exc.code != "redemption_key_taken":
+            raise
+        # A concurrent request with the same key committed first: answer as its replay.
+        return _replayed(ctx.store.redemption_by_key(req.idempotency_key), rhash), True
+    return ctx.store.redemption(seq), False
+
+
+def _replayed(existing: Any, request_hash: str) -> Any:
+    if existing.request_hash != request_hash:
+        raise ConflictError("this idempotency key was used for a different redemption request",
+                            code="idempotency_key_reused")
+    return existing
 
 
 def cancel_redemption(ctx: IssuanceContext, seq: int, reason: str) -> None:

@@ -69,6 +69,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_I_EVENT = outbox_events.insert()  # built once: every unit of work that emits runs it
+
+
 def enqueue(conn: sa.Connection, topic: str, payload: dict, *, now_ns: int, key: str | None = None) -> int:
     """Write one event inside the caller's transaction; returns its id (the publish order)."""
     if not topic or len(topic) > TOPIC_LENGTH_MAX or any(c.isspace() for c in topic):
@@ -81,17 +84,8 @@ def enqueue(conn: sa.Connection, topic: str, payload: dict, *, now_ns: int, key:
         raise ValidationError(f"event payload is not JSON: {exc}") from exc
     if len(body.encode()) > PAYLOAD_BYTES_MAX:
         raise ValidationError(f"event payload larger than {PAYLOAD_BYTES_MAX} bytes")
-    result = conn.execute(
-        outbox_events.insert().values(
-            topic=topic,
-            key=key,
-            payload=body,
-            created_at_ns=now_ns,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at_ns=0,
-        )
-    )
+    result = conn.execute(_I_EVENT, {"topic": topic, "key": key, "payload": body, "created_at_ns": now_ns,
+                                     "status": PENDING, "attempts": 0, "next_attempt_at_ns": 0})
     pk = result.inserted_primary_key
     assert pk is not None
     return int(pk[0])

@@ -32,6 +32,11 @@ FIELD_LENGTH_MAX = {"actor": 128, "action": 128, "subject": 256}
 DETAILS_BYTES_MAX = 64 * 1024
 EXPORT_FILE = "audit.jsonl"
 MANIFEST_FILE = "manifest.json"
+# The statements of `append`, built once (it runs in every audited transaction).
+_Q_HEAD_FOR_UPDATE = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_I_ENTRY = audit_log.insert()
+_U_HEAD = (audit_head.update().where(audit_head.c.id == 1, audit_head.c.seq == sa.bindparam("old_seq"))
+           .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash")))
 
 
 def canonical_json(value: Any) -> str:
@@ -61,30 +66,16 @@ def append(
     if len(details_json.encode()) > DETAILS_BYTES_MAX:
         raise ValidationError(f"audit details larger than {DETAILS_BYTES_MAX} bytes")
     details = json.loads(details_json)
-    head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1).with_for_update()).one_or_none()
+    head = conn.execute(_Q_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         raise InvariantViolation("audit head row is missing; was the audit branch migrated?")
     seq = int(head.seq) + 1
     digest = entry_hash(
         head.hash, seq=seq, at_ns=now_ns, actor=actor, action=action, subject=subject, details=details
     )
-    conn.execute(
-        audit_log.insert().values(
-            seq=seq,
-            at_ns=now_ns,
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=details_json,
-            prev_hash=head.hash,
-            hash=digest,
-        )
-    )
-    updated = conn.execute(
-        audit_head.update()
-        .where(audit_head.c.id == 1, audit_head.c.seq == head.seq)
-        .values(seq=seq, hash=digest)
-    ).rowcount
+    conn.execute(_I_ENTRY, {"seq": seq, "at_ns": now_ns, "actor": actor, "action": action, "subject": subject,
+                            "details": details_json, "prev_hash": head.hash, "hash": digest})
+    updated = conn.execute(_U_HEAD, {"old_seq": head.seq, "new_seq": seq, "new_hash": digest}).rowcount
     if updated != 1:
         raise InvariantViolation("audit head moved under a writer; the chain would fork")
     return digest

@@ -4,6 +4,7 @@ its ledger entries (through SqlLedger, in the same transaction), its outbox even
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,26 @@ class CoinTransferIn:
     amount_base_units: int
     tx_hash: str
     block_number: int
+
+
+# Statements of the request paths, built once: building a select costs several times more than running it.
+_bp = sa.bindparam
+_Q_CUSTOMER = sa.select(t.customers).where(t.customers.c.id == _bp("customer_id"))
+_Q_BANK_ACCOUNTS_OF = sa.select(t.bank_accounts).where(t.bank_accounts.c.customer_id == _bp("customer_id"))
+_Q_WALLETS_OF = (sa.select(t.wallets).where(t.wallets.c.customer_id == _bp("customer_id"))
+                 .order_by(t.wallets.c.verified_at_ns))
+_Q_COIN = sa.select(t.coins).where(t.coins.c.fiat == _bp("fiat"))
+_Q_REDEMPTION = sa.select(t.redemptions).where(t.redemptions.c.seq == _bp("seq"))
+_Q_REDEMPTION_BY_KEY = sa.select(t.redemptions).where(t.redemptions.c.idempotency_key == _bp("key"))
+_Q_SUBSCRIPTION = sa.select(t.subscriptions).where(t.subscriptions.c.seq == _bp("seq"))
+_Q_SUBSCRIPTIONS_AFTER = (sa.select(t.subscriptions).where(t.subscriptions.c.seq > _bp("after_seq"))
+                          .order_by(t.subscriptions.c.seq).limit(_bp("limit")))
+_Q_TRANSITIONS = (sa.select(t.transitions)
+                  .where((t.transitions.c.flow == _bp("flow")) & (t.transitions.c.flow_seq == _bp("flow_seq")))
+                  .order_by(t.transitions.c.id))
+_Q_MAX_REDEMPTION_SEQ = sa.select(sa.func.coalesce(sa.func.max(t.redemptions.c.seq), 0))
+_I_REDEMPTION = t.redemptions.insert()
+_I_TRANSITIONS = t.transitions.insert()
 
 
 def _customer(r: Any) -> iss.Customer:
@@ -76,7 +97,7 @@ class SqlIssuanceUow:
         rows = [dict(flow=x.flow, flow_seq=int(x.flow_id), from_status=x.from_status, to_status=x.to_status,
                      at_ns=x.at_ns, actor=x.actor, reason=x.reason[:300]) for x in items]
         if rows:
-            self.conn.execute(t.transitions.insert(), rows)
+            self.conn.execute(_I_TRANSITIONS, rows)
 
     # --- customers ----------------------------------------------------------------------------------------
     def next_customer_seq(self) -> int:
@@ -175,8 +196,16 @@ class SqlIssuanceUow:
 
     # --- redemptions --------------------------------------------------------------------------------------
     def add_redemption(self, row: Row) -> int:
-        seq = self.next_seq("redemptions")
-        self.conn.execute(t.redemptions.insert().values(seq=seq, updated_at_ns=self.now_ns, alert_level=0, **row))
+        """Insert a redemption request; its idempotency key already taken (a concurrent request with the same
+        key committed first) is a ConflictError with code `redemption_key_taken`."""
+        seq = int(self.conn.execute(_Q_MAX_REDEMPTION_SEQ).scalar_one()) + 1
+        try:
+            self.conn.execute(_I_REDEMPTION, {"seq": seq, "updated_at_ns": self.now_ns, "alert_level": 0, **row})
+        except sa.exc.IntegrityError:
+            if self.conn.execute(_Q_REDEMPTION_BY_KEY, {"key": row["idempotency_key"]}).first() is None:
+                raise
+            raise ConflictError("a redemption with this idempotency key was recorded meanwhile",
+                                code="redemption_key_taken") from None
         return seq
 
     def update_redemption(self, seq: int, **values: Any) -> None:
@@ -211,19 +240,37 @@ class SqlIssuanceStore:
     def __init__(self, engine: Engine, ledger: SqlLedger) -> None:
         self.engine = engine
         self.ledger = ledger
+        self._local = threading.local()  # the open read connection of `reading()`, per thread
 
     @contextmanager
     def unit_of_work(self, now_ns: int) -> Iterator[SqlIssuanceUow]:
         with self.engine.begin() as conn:
             yield SqlIssuanceUow(conn, self.ledger, now_ns)
 
-    def _all(self, q: sa.Select[Any]) -> list[Any]:
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads inside this block share one connection and one snapshot (a request's several lookups pay for
+        one pool checkout and one BEGIN instead of one each)."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
         with read_connection(self.engine) as conn:
-            return list(conn.execute(q))
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    def _all(self, q: sa.Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
+        shared = getattr(self._local, "conn", None)
+        if shared is not None:
+            return list(shared.execute(q, params))
+        with read_connection(self.engine) as conn:
+            return list(conn.execute(q, params))
 
     # --- customers ----------------------------------------------------------------------------------------
     def customer(self, customer_id: str) -> iss.Customer:
-        rows = self._all(sa.select(t.customers).where(t.customers.c.id == customer_id))
+        rows = self._all(_Q_CUSTOMER, {"customer_id": customer_id})
         if not rows:
             raise NotFoundError(f"customer {customer_id} not found", code="customer_not_found")
         return _customer(rows[0])
@@ -235,20 +282,18 @@ class SqlIssuanceStore:
         return {r.deposit_reference: r.id for r in self._all(sa.select(t.customers))}
 
     def bank_accounts(self, customer_id: str | None = None) -> list[iss.VerifiedBankAccount]:
-        q = sa.select(t.bank_accounts)
-        if customer_id is not None:
-            q = q.where(t.bank_accounts.c.customer_id == customer_id)
+        rows = (self._all(sa.select(t.bank_accounts)) if customer_id is None
+                else self._all(_Q_BANK_ACCOUNTS_OF, {"customer_id": customer_id}))
         return [iss.VerifiedBankAccount(r.customer_id, r.account, r.scheme, r.holder_name, Currency(r.currency), r.bic)
-                for r in self._all(q)]
+                for r in rows]
 
     def wallets(self, customer_id: str | None = None) -> list[iss.WhitelistedWallet]:
-        q = sa.select(t.wallets).order_by(t.wallets.c.verified_at_ns)
-        if customer_id is not None:
-            q = q.where(t.wallets.c.customer_id == customer_id)
-        return [iss.WhitelistedWallet(r.customer_id, r.address, int(r.verified_at_ns)) for r in self._all(q)]
+        rows = (self._all(sa.select(t.wallets).order_by(t.wallets.c.verified_at_ns)) if customer_id is None
+                else self._all(_Q_WALLETS_OF, {"customer_id": customer_id}))
+        return [iss.WhitelistedWallet(r.customer_id, r.address, int(r.verified_at_ns)) for r in rows]
 
     def coin_config(self, fiat: Currency) -> iss.CoinConfig:
-        rows = self._all(sa.select(t.coins).where(t.coins.c.fiat == fiat.value))
+        rows = self._all(_Q_COIN, {"fiat": fiat.value})
         if not rows:
             raise NotFoundError(f"no coin is configured for {fiat}", code="coin_not_configured")
         r = rows[0]
@@ -258,6 +303,8 @@ class SqlIssuanceStore:
     # --- flows --------------------------------------------------------------------------------------------
     def subscriptions(self, fiat: Currency | None = None, statuses: Iterable[str] | None = None,
                       limit: int = 1_000, after_seq: int = 0) -> list[Any]:
+        if fiat is None and statuses is None:
+            return self._all(_Q_SUBSCRIPTIONS_AFTER, {"after_seq": after_seq, "limit": limit})
         q = sa.select(t.subscriptions).where(t.subscriptions.c.seq > after_seq)
         if fiat is not None:
             q = q.where(t.subscriptions.c.fiat == fiat.value)
@@ -266,7 +313,7 @@ class SqlIssuanceStore:
         return self._all(q.order_by(t.subscriptions.c.seq).limit(limit))
 
     def subscription(self, seq: int) -> Any:
-        rows = self._all(sa.select(t.subscriptions).where(t.subscriptions.c.seq == seq))
+        rows = self._all(_Q_SUBSCRIPTION, {"seq": seq})
         if not rows:
             raise NotFoundError(f"subscription {seq} not found", code="subscription_not_found")
         return rows[0]
@@ -299,13 +346,13 @@ class SqlIssuanceStore:
         return self._all(q.order_by(t.redemptions.c.seq).limit(limit))
 
     def redemption(self, seq: int) -> Any:
-        rows = self._all(sa.select(t.redemptions).where(t.redemptions.c.seq == seq))
+        rows = self._all(_Q_REDEMPTION, {"seq": seq})
         if not rows:
             raise NotFoundError(f"redemption {seq} not found", code="redemption_not_found")
         return rows[0]
 
     def redemption_by_key(self, key: str) -> Any | None:
-        rows = self._all(sa.select(t.redemptions).where(t.redemptions.c.idempotency_key == key))
+        rows = self._all(_Q_REDEMPTION_BY_KEY, {"key": key})
         return rows[0] if rows else None
 
     def payout_batches(self, status: str | None = None) -> list[Any]:
@@ -325,8 +372,7 @@ class SqlIssuanceStore:
         return self._all(q)
 
     def transitions(self, flow: str, flow_seq: int) -> list[Any]:
-        return self._all(sa.select(t.transitions).where(
-            (t.transitions.c.flow == flow) & (t.transitions.c.flow_seq == flow_seq)).order_by(t.transitions.c.id))
+        return self._all(_Q_TRANSITIONS, {"flow": flow, "flow_seq": flow_seq})
 
     def unclaimed_transfers_in(self, cursor: str, to_address: str, limit: int = 1_000) -> list[CoinTransferIn]:
         """Indexed coin transfers into `to_address` that no redemption has claimed yet, oldest first."""

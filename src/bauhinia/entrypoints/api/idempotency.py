@@ -3,6 +3,12 @@
 request is still running is a 409 too. Keys are scoped to the authenticated client. Each accepted (< 400) POST
 also gets an `api.<route name>` entry in the hash-chained audit log.
 
+A route whose service keeps the key itself, in the same transaction as the state it guards, is marked
+`openapi_extra={SERVICE_KEYED: True}`: the header is still required, and the route passes it to the service, which
+answers a repeat with what the key recorded and refuses a different request under the same key (409). That saves
+the two extra transactions around the call (a redemption request is one transaction, not three); the service's own
+audit entry names the API client and the key.
+
 Used as the router's `route_class`: `APIRouter(route_class=IdempotentRoute)`.
 """
 
@@ -24,6 +30,8 @@ from bauhinia.entrypoints.api.auth import principal_from_request
 HEADER = "Idempotency-Key"
 KEY_LENGTH_MAX = 128
 EXEMPT = "x-idempotency-exempt"
+SERVICE_KEYED = "x-idempotency-service-keyed"
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def idempotency_header(
@@ -39,8 +47,9 @@ class IdempotentRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in (kwargs.get("methods") or [])}
         extra = kwargs.get("openapi_extra") or {}
-        self.idempotent = "POST" in methods and not extra.get(EXEMPT)
-        if self.idempotent:
+        keyed_here = "POST" in methods and not extra.get(EXEMPT)
+        self.idempotent = keyed_here and not extra.get(SERVICE_KEYED)
+        if keyed_here:
             kwargs["dependencies"] = [*(kwargs.get("dependencies") or []), Depends(idempotency_header)]
         super().__init__(path, endpoint, **kwargs)
 
@@ -78,7 +87,7 @@ class IdempotentRoute(APIRoute):
                     )
                 return Response(
                     stored.body, status_code=stored.status_code, media_type=stored.content_type,
-                    headers={"Idempotent-Replayed": "true"},
+                    headers={REPLAYED_HEADER: "true"},
                 )
             try:
                 response = await handler(request)

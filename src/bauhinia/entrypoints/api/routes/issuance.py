@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, status
+from fastapi import APIRouter, Body, Depends, Path, Response, status
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import issuance as iss
@@ -27,7 +27,7 @@ from bauhinia.entrypoints.api.auth import (
     require,
 )
 from bauhinia.entrypoints.api.deps import ContainerDep
-from bauhinia.entrypoints.api.idempotency import IdempotentRoute
+from bauhinia.entrypoints.api.idempotency import REPLAYED_HEADER, SERVICE_KEYED, IdempotentRoute, idempotency_header
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.services import issuance as svc
 
@@ -311,19 +311,30 @@ def _red_public(container: Any, r: Any, with_history: bool = False) -> Redemptio
                             deadline_ns=r.deadline_ns, history=hist)
 
 
-@router.post("/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic)
-def request_redemption(body: RedemptionCreate, container: ContainerDep,
-                       idempotency_key: Annotated[str, Header(alias="Idempotency-Key", max_length=120)],
+@router.post("/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic,
+             openapi_extra={SERVICE_KEYED: True})
+def request_redemption(body: RedemptionCreate, container: ContainerDep, response: Response,
+                       idempotency_key: Annotated[str, Depends(idempotency_header)],
                        principal: Annotated[Principal, Depends(require(CUSTOMER, OPERATOR, ADMIN,
                                                                        scope="issuance:write"))]) -> RedemptionPublic:
     """Ask to redeem coins at par; the answer says where to send them. Paid by the end of the next HK business
-    day after the coins arrive."""
+    day after the coins arrive. The Idempotency-Key is kept with the request in one transaction: a repeat answers
+    with the redemption as it is now (header Idempotent-Replayed: true); another request under the key is a 409."""
     own_customer(principal, body.customer_id)
     fiat = _fiat(body.currency)
     key = f"{principal.client_id}:{idempotency_key}"
-    r = svc.request_redemption(container.issuance, iss.RedemptionRequest(
-        body.customer_id, fiat.coin, body.amount_minor, body.wallet, body.bank_account, key[:120]))
-    return _red_public(container, r, with_history=True)
+    r, replayed = svc.request_redemption_keyed(
+        container.issuance,
+        iss.RedemptionRequest(body.customer_id, fiat.coin, body.amount_minor, body.wallet, body.bank_account,
+                              key[:120]),
+        actor=principal.subject, via={"via": "api", "idempotency_key": idempotency_key})
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+        return _red_public(container, r, with_history=True)
+    # Just recorded: its history is the one transition written with it (no read needed).
+    out = _red_public(container, r)
+    out.history = [{"from": None, "to": r.status, "at_ns": r.requested_at_ns, "reason": r.idempotency_key}]
+    return out
 
 
 @router.get("/redemptions", response_model=Page[RedemptionPublic])
