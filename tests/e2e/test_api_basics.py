@@ -201,3 +201,24 @@ def test_request_logs_are_json_with_request_id(api: Api) -> None:
     access = [x for x in lines if x["logger"] == "bauhinia.api.access"]
     assert access and access[-1]["request_id"] == "rid-42" and access[-1]["status"] == 200
     assert api.tokens["auditor"] not in stream.getvalue()
+
+
+def test_a_cached_token_still_expires(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are kept in a small cache; a token from the cache is still refused once it has expired."""
+    import time as real_time
+
+    from bauhinia.entrypoints.api import auth
+
+    tokens = api.client.app.state.tokens
+    token = api.tokens["operator"]
+    h = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/v1/ledger/accounts", headers=h).status_code == 200
+    assert token in tokens._verified  # the second call is served from the cache
+    assert api.client.get("/v1/ledger/accounts", headers=h).status_code == 200
+    later = real_time.time() + tokens.ttl_s + auth.LEEWAY_S + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    _is_problem(api.client.get("/v1/ledger/accounts", headers=h), 401, "token_expired")
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    monkeypatch.undo()
+    _is_problem(api.client.get("/v1/ledger/accounts", headers={"Authorization": f"Bearer {forged}"}), 401,
+                "invalid_token")

@@ -11,6 +11,7 @@ from eth_account import Account as EthAccount
 from eth_account.messages import encode_defunct
 
 from bauhinia.adapters.bank.simulator import SimEntry, camt054
+from bauhinia.adapters.store import audit
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.services import issuance as svc
@@ -72,6 +73,17 @@ def test_issuance_over_the_api(tmp_path: Path) -> None:
     assert first.status_code == 201, first.text
     again = c.post("/v1/redemptions", json=body, headers=h)
     assert again.json()["seq"] == first.json()["seq"] and again.headers.get("idempotent-replayed") == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert [x["to"] for x in first.json()["history"]] == ["awaiting_coins"] == [
+        x["to"] for x in again.json()["history"]]
+    reused = c.post("/v1/redemptions", json={**body, "amount_minor": 1_00}, headers=h)
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    no_key = {"Authorization": h["Authorization"]}
+    assert c.post("/v1/redemptions", json=body, headers=no_key).status_code == 422
+    audited = [e for e in audit.list_entries(api.container.engine, limit=1_000)
+               if e["action"] == "redemption.requested"]
+    assert len(audited) == 1 and audited[0]["actor"] == "client:customer"
+    assert audited[0]["details"]["via"] == "api" and audited[0]["details"]["idempotency_key"] == "redeem-1"
     assert c.post("/v1/redemptions", json={**body, "bank_account": "999"},
                   headers=api.headers("customer")).json()["code"] == "bank_account_not_verified"
     assert c.post("/v1/redemptions", json={**body, "customer_id": "c2"},

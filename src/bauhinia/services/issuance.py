@@ -615,8 +615,10 @@ def request_redemption_keyed(ctx: IssuanceContext, req: iss.RedemptionRequest, a
     travel = None if ctx.compliance is None else ctx.compliance.redemption_payload(customer, req)
     now = _now(ctx)
     who = actor or ctx.actor
-    try:
-        with ctx.store.unit_of_work(now) as uow:
+    with ctx.store.unit_of_work(now) as uow:
+        # Checked again under the writers' lock: a concurrent request with this key may have committed since.
+        raced = uow.redemption_by_key(req.idempotency_key)
+        if raced is None:
             seq = uow.add_redemption(dict(
                 idempotency_key=req.idempotency_key, request_hash=rhash, customer_id=customer.id,
                 fiat=fiat.value, amount_minor=req.amount_minor, fee_minor=fee, wallet=req.wallet.lower(),
@@ -630,11 +632,8 @@ def request_redemption_keyed(ctx: IssuanceContext, req: iss.RedemptionRequest, a
                       {"customer": customer.id, "amount_minor": req.amount_minor, "fee_minor": fee, **(via or {})})
             if travel is not None:
                 uow.audit(who, "travel_rule.recorded", f"redemption:{seq}", {"ivms101": travel})
-    except ConflictError as exc:
-        if exc.code != "redemption_key_taken":
-            raise
-        # A concurrent request with the same key committed first: answer as its replay.
-        return _replayed(ctx.store.redemption_by_key(req.idempotency_key), rhash), True
+    if raced is not None:
+        return _replayed(raced, rhash), True
     return ctx.store.redemption(seq), False
 
 

@@ -195,17 +195,13 @@ class SqlIssuanceUow:
             status=status, tx_hash=tx_hash, updated_at_ns=self.now_ns))
 
     # --- redemptions --------------------------------------------------------------------------------------
+    def redemption_by_key(self, key: str) -> Any | None:
+        """The redemption recorded under `key`, as this transaction sees it (writers are serialised)."""
+        return self.conn.execute(_Q_REDEMPTION_BY_KEY, {"key": key}).first()
+
     def add_redemption(self, row: Row) -> int:
-        """Insert a redemption request; its idempotency key already taken (a concurrent request with the same
-        key committed first) is a ConflictError with code `redemption_key_taken`."""
         seq = int(self.conn.execute(_Q_MAX_REDEMPTION_SEQ).scalar_one()) + 1
-        try:
-            self.conn.execute(_I_REDEMPTION, {"seq": seq, "updated_at_ns": self.now_ns, "alert_level": 0, **row})
-        except sa.exc.IntegrityError:
-            if self.conn.execute(_Q_REDEMPTION_BY_KEY, {"key": row["idempotency_key"]}).first() is None:
-                raise
-            raise ConflictError("a redemption with this idempotency key was recorded meanwhile",
-                                code="redemption_key_taken") from None
+        self.conn.execute(_I_REDEMPTION, {"seq": seq, "updated_at_ns": self.now_ns, "alert_level": 0, **row})
         return seq
 
     def update_redemption(self, seq: int, **values: Any) -> None:

@@ -9,7 +9,9 @@ allowed and the scope it needs with `require(...)`; a customer only ever sees it
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -27,6 +29,7 @@ CUSTOMER, OPERATOR, TREASURY, COMPLIANCE, AUDITOR, ADMIN = creds.ROLES
 ALL_ROLES = frozenset(creds.ROLES)
 STAFF = frozenset({OPERATOR, TREASURY, COMPLIANCE, AUDITOR, ADMIN})
 LEEWAY_S = 5
+VERIFIED_TOKENS_MAX = 4_096  # recently verified tokens kept per process (see TokenIssuer.decode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class Principal:
 
 class TokenIssuer:
     def __init__(self, settings: Settings) -> None:
+        self._verified: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
+        self._verified_lock = threading.Lock()
         self.algorithm = settings.api_jwt_algorithm
         self.issuer = settings.api_jwt_issuer
         self.ttl_s = settings.api_token_ttl_s
@@ -88,6 +93,27 @@ class TokenIssuer:
         return jwt.encode(claims, self._sign_key, algorithm=self.algorithm), self.ttl_s
 
     def decode(self, token: str) -> Principal:
+        """Verify a token (signature, issuer, required claims, expiry). A token verified before is found in a small
+        cache of recent tokens and only its expiry is checked again: a signature check is the largest part of an
+        authenticated request's cost, and a token's claims cannot change."""
+        now = time.time()
+        with self._verified_lock:
+            hit = self._verified.get(token)
+            if hit is not None:
+                self._verified.move_to_end(token)
+        if hit is not None:
+            principal, exp = hit
+            if now > exp + LEEWAY_S:
+                raise Unauthenticated("the token has expired", code="token_expired")
+            return principal
+        principal, exp = self._verify(token)
+        with self._verified_lock:
+            self._verified[token] = (principal, exp)
+            while len(self._verified) > VERIFIED_TOKENS_MAX:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(
                 token, self._verify_key, algorithms=[self.algorithm], issuer=self.issuer, leeway=LEEWAY_S,
@@ -101,7 +127,7 @@ class TokenIssuer:
         return Principal(
             client_id=str(claims["sub"]), roles=roles, scopes=frozenset(str(claims.get("scope", "")).split()),
             customer_id=claims.get("cid"), via="jwt",
-        )
+        ), int(claims["exp"])
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from POST /v1/oauth/token")
