@@ -7,6 +7,7 @@ tables in its own Alembic branch under migrations/versions; `migrate` upgrades a
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: writers of other processes meet SQLite's busy handler only
+    fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -37,28 +43,56 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 class _WriterGate:
-    """Queues this process's SQLite writers on a lock instead of SQLite's busy handler.
+    """Queues SQLite writers on locks instead of SQLite's busy handler.
 
     SQLite has one writer at a time; a second BEGIN IMMEDIATE waits in a busy handler that sleeps in growing
-    steps (up to 100 ms), so under many threads most of the time goes to sleeping. Writers of one engine take
-    this lock before BEGIN IMMEDIATE and give it back after COMMIT or ROLLBACK has reached the file; other
-    processes still meet SQLite's own lock and busy timeout.
+    steps (up to 100 ms), so under many writers most of the time goes to sleeping and the tail latency is that of
+    the unluckiest sleeper. Writers of one engine take a thread lock, and then (for a database file) an exclusive
+    `flock` on a lock file beside it, before BEGIN IMMEDIATE, and give both back after COMMIT or ROLLBACK has
+    reached the file. The kernel hands the file lock to the next waiting process at once, so writers in several
+    processes (API workers, CLI, relay) queue in order too; SQLite's own lock and busy timeout stay underneath.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock_path: str | None = None) -> None:
         self.lock = threading.RLock()
+        self.depth = 0  # nested holds of `lock` by its owner thread; the file lock is held while depth > 0
         self.holders: dict[int, int] = {}  # pooled connection id -> raw DBAPI connection id
+        self.lock_path = lock_path if fcntl is not None else None
+        self.lock_fd: int | None = None  # open (and locked) only while a writer holds the gate
+
+    def _acquire(self) -> None:
+        self.lock.acquire()
+        if self.depth == 0 and self.lock_path is not None:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self.lock_fd = fd
+            except BaseException:
+                self.lock.release()
+                raise
+        self.depth += 1
+
+    def _release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.lock_fd is not None:
+            fd, self.lock_fd = self.lock_fd, None
+            os.close(fd)  # closing the descriptor gives the file lock back
+        self.lock.release()
 
     def begin(self, conn: sa.Connection) -> None:
         if conn.get_execution_options().get("readonly"):
             conn.exec_driver_sql("BEGIN")  # a reader takes a snapshot and never blocks a writer
             return
         key = id(conn.connection)  # the pooled connection: what the dialect's commit / rollback receive
-        self.lock.acquire()
+        self._acquire()
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock up front: no deadlock on lock upgrade
         except BaseException:
-            self.lock.release()
+            self._release()
             raise
         self.holders[key] = id(conn.connection.dbapi_connection)
 
@@ -68,29 +102,30 @@ class _WriterGate:
                 end(pooled_conn)
             finally:
                 if self.holders.pop(id(pooled_conn), None) is not None:
-                    self.lock.release()
+                    self._release()
 
         return ended
 
     def invalidated(self, dbapi_conn: Any, *_: Any) -> None:
-        """A connection thrown away mid-transaction (no COMMIT / ROLLBACK follows) gives the lock back too."""
+        """A connection thrown away mid-transaction (no COMMIT / ROLLBACK follows) gives the locks back too."""
         for key, raw in list(self.holders.items()):
             if raw == id(dbapi_conn):
                 del self.holders[key]
-                self.lock.release()
+                self._release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url` with the durability settings this project relies on."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = sa.engine.make_url(url).database or ""
+        on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+        if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if path and path != ":memory:" and "poolclass" not in kwargs:
+        if on_disk and "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", POOL_SIZE)
             kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         engine = sa.create_engine(url, **kwargs)
-        gate = _WriterGate()
+        gate = _WriterGate(f"{path}-writer.lock" if on_disk else None)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", gate.begin)
         engine.dialect.do_commit = gate.wrap(engine.dialect.do_commit)  # type: ignore[method-assign]
