@@ -222,3 +222,15 @@ def test_a_cached_token_still_expires(api: Api, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.undo()
     _is_problem(api.client.get("/v1/ledger/accounts", headers={"Authorization": f"Bearer {forged}"}), 401,
                 "invalid_token")
+
+
+def test_unknown_paths_and_methods_after_the_router_index(api: Api) -> None:
+    """Routers turn down paths whose first segment none of their routes has; what remains must still answer 404
+    for an unknown path and 405 for a known path with the wrong method, and reach nested and parameter routes."""
+    h = api.headers("operator")
+    assert api.client.get("/v1/no-such-resource", headers=h).status_code == 404
+    assert api.client.get("/v1", headers=h).status_code == 404
+    assert api.client.delete("/v1/subscriptions", headers=h).status_code == 405
+    assert api.client.get("/v1/subscriptions", headers=h).status_code == 200
+    assert api.client.get("/v1/redemptions/999", headers=h).status_code == 404
+    assert api.client.get("/healthz").status_code == 200

@@ -36,6 +36,36 @@ def _routers() -> list[Any]:
     return found
 
 
+def _route_by_first_segment(router: Any, prefix: str) -> None:
+    """Let a router turn down, at once, a path whose first segment after `prefix` none of its routes has.
+
+    FastAPI matches a request by asking every included router in turn, and each router tries every route; with
+    this API's fifteen routers that search was a third of a small request's cost. A router whose routes all start
+    with a literal segment answers NONE for other segments without trying its routes; anything else (a router
+    with a parameter as first segment) keeps the full search."""
+    from starlette.routing import Match
+
+    firsts: set[str] = set()
+    for route in router.routes:
+        segment = str(getattr(route, "path", "")).lstrip("/").split("/", 1)[0]
+        if not segment or "{" in segment:
+            return
+        firsts.add(segment)
+    full_search = router.matches
+    start = len(prefix) + 1
+
+    def matches(scope: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        if not path.startswith(prefix + "/") or path[start:].split("/", 1)[0] not in firsts:
+            return Match.NONE, {}
+        return full_search(scope)  # type: ignore[no-any-return]
+
+    router.matches = matches
+
+
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
     container = container or Container(settings)
     app = FastAPI(
@@ -52,6 +82,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.tokens = TokenIssuer(container.settings)
     problems.install(app)
     for router in _routers():
+        _route_by_first_segment(router, API_PREFIX)
         app.include_router(router, prefix=API_PREFIX)
     # --- web hook (owned by entrypoints/web): the operations console /console and the public /transparency page
     from bauhinia.entrypoints.web import mount as mount_web
