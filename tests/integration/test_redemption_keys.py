@@ -22,6 +22,7 @@ def test_racing_requests_with_one_key_record_one_redemption(tmp_path: Path, db_u
         ctx = issuer.ctx
         req = iss.RedemptionRequest("c1", Currency.CNH.coin, 500_00, holder.wallet, holder.bank_account, "race-1")
         results: list[tuple[int, bool]] = []
+        fresh: list[object] = []
         errors: list[BaseException] = []
         start = threading.Barrier(8)
 
@@ -30,6 +31,8 @@ def test_racing_requests_with_one_key_record_one_redemption(tmp_path: Path, db_u
             try:
                 r, replayed = svc.request_redemption_keyed(ctx, req, actor="client:racer")
                 results.append((int(r.seq), replayed))
+                if not replayed:
+                    fresh.append(r)
             except BaseException as exc:
                 errors.append(exc)
 
@@ -43,6 +46,9 @@ def test_racing_requests_with_one_key_record_one_redemption(tmp_path: Path, db_u
         assert sum(1 for _, replayed in results if not replayed) == 1
         rows = ctx.store.redemptions(limit=100)
         assert [r.idempotency_key for r in rows] == ["race-1"]
+        # The recorded request is answered from what was written, without a read: it must equal the stored row.
+        stored = dict(rows[0]._mapping)
+        assert {k: getattr(fresh[0], k) for k in stored} == stored
         with pytest.raises(ConflictError) as exc:
             svc.request_redemption_keyed(ctx, iss.RedemptionRequest(
                 "c1", Currency.CNH.coin, 600_00, holder.wallet, holder.bank_account, "race-1"))

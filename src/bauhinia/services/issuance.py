@@ -589,7 +589,8 @@ def _request_hash(req: iss.RedemptionRequest) -> str:
 
 def request_redemption(ctx: IssuanceContext, req: iss.RedemptionRequest) -> Any:
     """A holder asks to redeem: validated, recorded, and told where to send the coins. Idempotent by key."""
-    return request_redemption_keyed(ctx, req)[0]
+    r, replayed = request_redemption_keyed(ctx, req)
+    return r if replayed else ctx.store.redemption(r.seq)
 
 
 def request_redemption_keyed(ctx: IssuanceContext, req: iss.RedemptionRequest, actor: str | None = None,
@@ -634,7 +635,7 @@ def request_redemption_keyed(ctx: IssuanceContext, req: iss.RedemptionRequest, a
                 uow.audit(who, "travel_rule.recorded", f"redemption:{seq}", {"ivms101": travel})
     if raced is not None:
         return _replayed(raced, rhash), True
-    return ctx.store.redemption(seq), False
+    return uow.added_redemption, False  # committed: the row as written, without reading it back
 
 
 def _replayed(existing: Any, request_hash: str) -> Any:

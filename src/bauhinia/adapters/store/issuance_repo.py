@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -56,6 +57,7 @@ _Q_TRANSITIONS = (sa.select(t.transitions)
                   .order_by(t.transitions.c.id))
 _Q_MAX_REDEMPTION_SEQ = sa.select(sa.func.coalesce(sa.func.max(t.redemptions.c.seq), 0))
 _I_REDEMPTION = t.redemptions.insert()
+_REDEMPTION_COLUMNS_UNSET: dict[str, Any] = {c.name: None for c in t.redemptions.columns}
 _I_TRANSITIONS = t.transitions.insert()
 
 
@@ -67,6 +69,7 @@ class SqlIssuanceUow:
     """One transaction. Every write of a flow goes through here so it commits, or not, as a whole."""
 
     def __init__(self, conn: sa.Connection, ledger: SqlLedger, now_ns: int) -> None:
+        self.added_redemption: Any = None  # the row `add_redemption` wrote, as the store would read it back
         self.conn = conn
         self.ledger = ledger
         self.now_ns = now_ns
@@ -201,7 +204,9 @@ class SqlIssuanceUow:
 
     def add_redemption(self, row: Row) -> int:
         seq = int(self.conn.execute(_Q_MAX_REDEMPTION_SEQ).scalar_one()) + 1
-        self.conn.execute(_I_REDEMPTION, {"seq": seq, "updated_at_ns": self.now_ns, "alert_level": 0, **row})
+        values = {"seq": seq, "updated_at_ns": self.now_ns, "alert_level": 0, **row}
+        self.conn.execute(_I_REDEMPTION, values)
+        self.added_redemption = SimpleNamespace(**{**_REDEMPTION_COLUMNS_UNSET, **values})
         return seq
 
     def update_redemption(self, seq: int, **values: Any) -> None:
