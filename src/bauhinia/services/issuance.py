@@ -122,7 +122,10 @@ def onboard_customer(ctx: IssuanceContext, customer_id: str, name: str, *, clear
     except NotFoundError:
         existing = None
     if existing is not None:
-        return existing  # idempotent
+        # Idempotent. The ledger accounts are created after the customer's row commits, so a crash in between
+        # leaves a customer without them: create them again here ("exists" when they are there).
+        _open_customer_accounts(ctx, existing)
+        return existing
     with ctx.store.unit_of_work(now) as uow:
         seq = uow.next_customer_seq()
         status = iss.CustomerStatus.CLEARED if cleared else iss.CustomerStatus.ONBOARDING
@@ -131,10 +134,13 @@ def onboard_customer(ctx: IssuanceContext, customer_id: str, name: str, *, clear
         uow.audit(ctx.actor, "customer.onboarded", f"customer:{customer_id}",
                   {"status": status.value, "deposit_reference": customer.deposit_reference})
         uow.emit("customer.onboarded", {"customer_id": customer_id, "status": status.value}, key=customer_id)
-    accounts = [iss.customer_account(customer, f) for f in (Currency.CNH, Currency.HKD)]
-    results = ctx.store.ledger.create_accounts(accounts)
-    iss.require_ok(results, "customer accounts")
+    _open_customer_accounts(ctx, customer)
     return customer
+
+
+def _open_customer_accounts(ctx: IssuanceContext, customer: iss.Customer) -> None:
+    accounts = [iss.customer_account(customer, f) for f in (Currency.CNH, Currency.HKD)]
+    iss.require_ok(ctx.store.ledger.create_accounts(accounts), "customer accounts")
 
 
 def set_customer_status(ctx: IssuanceContext, customer_id: str, status: iss.CustomerStatus, reason: str) -> None:
