@@ -18,9 +18,13 @@ from bauhinia.bootstrap import Container
 from bauhinia.config import Settings
 from bauhinia.entrypoints.api import problems
 from bauhinia.entrypoints.api.auth import TokenIssuer
+from bauhinia.entrypoints.api.body_limits import BodyLimits
 from bauhinia.entrypoints.api.observability import Metrics, MetricsMiddleware
+from bauhinia.entrypoints.process import settle_recursion_limit
 
 API_PREFIX = "/v1"
+# Routes that take whole files (the bank's ISO 20022 messages): they get the upload body limit.
+UPLOAD_PATHS = (API_PREFIX + "/bank-files",)
 
 
 def _routers() -> list[Any]:
@@ -67,6 +71,7 @@ def _route_by_first_segment(router: Any, prefix: str) -> None:
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settle_recursion_limit()
     container = container or Container(settings)
     app = FastAPI(
         title="Bauhinia API",
@@ -97,6 +102,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     metrics = Metrics(outbox_stats)
     app.state.metrics = metrics
+    # Body limits sit inside the metrics (so refusals are counted and logged) and outside everything else: no
+    # parser and no authentication sees a body before its size and JSON depth are checked.
+    s = container.settings
+    app.add_middleware(BodyLimits, max_bytes=s.api_body_max_bytes, upload_max_bytes=s.api_upload_body_max_bytes,
+                       json_depth_max=s.api_json_depth_max, upload_prefixes=UPLOAD_PATHS)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)

@@ -40,6 +40,9 @@ _load_commands()
 
 
 def main() -> None:
+    from bauhinia.entrypoints.process import settle_recursion_limit
+
+    settle_recursion_limit()  # before any command parses a file: see entrypoints/process.py
     try:
         rc = root(standalone_mode=False)
         if isinstance(rc, int) and rc:
