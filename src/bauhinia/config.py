@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     api_jwt_private_key_file: Path | None = None
     api_jwt_issuer: str = "bauhinia"
     api_token_ttl_s: int = 900
+    # Request bodies: checked before any parser and before authentication (413 / 400 problem+json past them).
+    api_body_max_bytes: int = 1024 * 1024
+    api_upload_body_max_bytes: int = 32 * 1024 * 1024  # bank files (POST /v1/bank-files)
+    api_json_depth_max: int = 64
     # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
     webhooks_json: str = ""
     outbox_relay_interval_s: float = 1.0
