@@ -26,6 +26,7 @@ from bauhinia.entrypoints.scenario import make_issuer
 from bauhinia.services import issuance as svc
 from bauhinia.services import reconciliation as rec
 from bauhinia.services import reserves as reserves_svc
+from bauhinia.services.regulatory import hk_today
 
 CNH = Currency.CNH
 TODAY = date(2025, 3, 3)
@@ -229,7 +230,8 @@ def test_attestation_for_today_and_a_past_date(world: Any, tmp_path: Path) -> No
 
     issuer, rctx, _ = world
     rec.run_daily(rctx, CNH, TODAY)
-    today = datetime.now(UTC).date()
+    # The books' day is Hong Kong's: between 16:00 and 24:00 UTC the UTC date is already yesterday there.
+    today = hk_today(issuer.container.clock.now_ns())
     data = build_attestation(issuer.container, today)
     cnh = next(p for p in data.pools if p.coin is Currency.BCNH)
     assert cnh.liabilities_base_units == minor_to_base_units(850_000_00)

@@ -22,6 +22,7 @@ from bauhinia.domain import cases as cs
 from bauhinia.domain import cdd
 from bauhinia.domain import monitoring as mon
 from bauhinia.domain.errors import ValidationError
+from bauhinia.services.regulatory import hk_today
 
 app = typer.Typer(help="Due diligence, screening at onboarding, monitoring, cases and STRs.", no_args_is_help=True)
 case_app = typer.Typer(help="One case: show, assign, note, escalate, close.", no_args_is_help=True)
@@ -71,7 +72,7 @@ def _screener(lists: Path, blacklist: Path | None) -> Any:
 
 def _today(text: str | None) -> date:
     if not text:
-        return date.today()
+        return hk_today(time.time_ns())
     try:
         return date.fromisoformat(text)
     except ValueError:

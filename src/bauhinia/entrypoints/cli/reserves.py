@@ -25,6 +25,7 @@ from bauhinia.domain import reserves as rsv
 from bauhinia.domain.errors import ValidationError
 from bauhinia.domain.money import Amount, Currency, parse_currency, parse_decimal_amount
 from bauhinia.domain.proofs import proof_to_json
+from bauhinia.services.regulatory import hk_today
 
 app = typer.Typer(
     help="The reserve: assets, coverage, stress, circuit breaker, proofs, attestation.", no_args_is_help=True
@@ -66,7 +67,7 @@ def _now_ns() -> int:
 
 def _date(text: str | None) -> date:
     if text is None:
-        return date.today()
+        return hk_today(time.time_ns())
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -508,7 +509,7 @@ def attest(
 
         repo = _repo()
         days = sorted({p.as_of for c in (Currency.BHKD, Currency.BCNH)
-                       for p in repo.coverage_series(c, date(2000, 1, 1), date.today())})
+                       for p in repo.coverage_series(c, date(2000, 1, 1), hk_today(time.time_ns()))})
         if not days:
             raise ValidationError("no coverage point recorded yet to draw a date from", code="no_coverage")
         day = days[_secrets.randbelow(len(days))]

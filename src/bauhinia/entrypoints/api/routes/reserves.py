@@ -30,6 +30,7 @@ from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 from bauhinia.services import reserves as svc
+from bauhinia.services.regulatory import hk_today
 
 router = APIRouter(prefix="/reserves", route_class=IdempotentRoute, tags=["reserves"])
 
@@ -95,7 +96,7 @@ def coverage(
     as_of: Annotated[date | None, Query()] = None,
 ) -> CoveragePublic:
     """Value the pool against the liabilities given (read-only: nothing is recorded)."""
-    day = as_of or date.today()
+    day = as_of or hk_today(container.clock.now_ns())
     r = svc.compute_coverage(
         container.reserves, Currency(coin.value), day, outstanding_base_units=outstanding_base_units,
         redemptions_in_flight_base_units=in_flight_base_units, now_ns=container.clock.now_ns(), record=False,
@@ -251,7 +252,7 @@ def coverage_from_books(
     _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
 ) -> BooksCoveragePublic:
     """Coverage of the coin from the ledger and the reserves store (what the mint gate sees); nothing recorded."""
-    day = date.today()
+    day = hk_today(container.clock.now_ns())
     r = svc.coin_coverage(container.reserves, container.ledger, Currency(coin.value).fiat, day,
                           now_ns=container.clock.now_ns(), record=False, cash_bank=container.settings.reserve_bank_bic)
     return BooksCoveragePublic(
@@ -297,7 +298,7 @@ def run_reconciliation(
         rctx.index(Currency(coin.value).fiat)
     except Exception as exc:  # a node that is down or not configured: say so, don't 500
         raise RefusedError(f"the chain is not reachable: {type(exc).__name__}", code="chain_unavailable") from None
-    daily = rec.run_daily(rctx, Currency(coin.value).fiat, date.today())
+    daily = rec.run_daily(rctx, Currency(coin.value).fiat, hk_today(container.clock.now_ns()))
     return _run_public(daily.outcome.run, daily.outcome.breaker.halted)
 
 
