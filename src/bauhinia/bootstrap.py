@@ -189,7 +189,29 @@ class Container:
         from bauhinia.services.issuance_compliance import freeze_executor
 
         freeze = freeze_executor(lambda: self.compliance_gate, lambda: self.coin_chains, self.clock.now_ns)
-        return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze}
+
+        def ledger_adjustment(params: Any, key: str) -> dict[str, Any]:
+            return dict(self.adjustments.book_approved(params, key))
+
+        return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
+                "ledger_adjustment": ledger_adjustment}
+
+    @property
+    def adjustments(self) -> Any:
+        """Manual ledger transfers as adjustments (reason, role limits, maker-checker, journal). Built per use:
+        it holds this thread's ledger, which is not shared between threads."""
+        from bauhinia.adapters.store.adjustments_repo import SqlAdjustments
+        from bauhinia.domain.adjustments import AdjustmentPolicy
+        from bauhinia.services.adjustments import AdjustmentService
+
+        s = self.settings
+        policy = AdjustmentPolicy(s.ledger_adjustment_approval_above_minor, {
+            "operator": s.ledger_adjustment_limit_operator_minor,
+            "treasury": s.ledger_adjustment_limit_treasury_minor,
+            "admin": s.ledger_adjustment_limit_admin_minor,
+        })
+        return AdjustmentService(self.ledger, SqlAdjustments(self.engine, self.ledger), self.approvals, self.clock,
+                                 policy)
 
     # --- compliance (issue 5) ------------------------------------------------------------------------------
 

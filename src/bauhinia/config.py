@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     api_body_max_bytes: int = 1024 * 1024
     api_upload_body_max_bytes: int = 32 * 1024 * 1024  # bank files (POST /v1/bank-files)
     api_json_depth_max: int = 64
+    # Manual ledger transfers are adjustments (domain/adjustments.py): a second person above this amount per
+    # transfer (minor units; 1,000,000 = 10,000.00) or whenever the issuer's books or a customer are touched, and
+    # no adjustment above the maker's role limit at all.
+    ledger_adjustment_approval_above_minor: int = 1_000_000
+    ledger_adjustment_limit_operator_minor: int = 10_000_000
+    ledger_adjustment_limit_treasury_minor: int = 1_000_000_000
+    ledger_adjustment_limit_admin_minor: int = 1_000_000_000
     # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
     webhooks_json: str = ""
     outbox_relay_interval_s: float = 1.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from bauhinia.domain import compliance as cmp
 from bauhinia.domain import monitoring as mon
 from bauhinia.domain import regulatory as reg
 from bauhinia.domain import reserves as rsv
+from bauhinia.domain.ledger import Transfer
 from bauhinia.domain.money import Currency
 
 
@@ -274,3 +276,39 @@ class RegulatoryStore(Protocol):
     def get_return(self, return_id: str) -> dict[str, Any]: ...
     def minted(self, fiat: str) -> list[tuple[int, int, int]]: ...
     def compliance_counts(self, start_ns: int, end_ns: int) -> dict[str, int]: ...
+
+
+# --- ledger adjustments (issue 22) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentEntry:
+    """One journaled adjustment: what it booked, why, who proposed and who approved it."""
+
+    adjustment_id: str
+    reason: str
+    maker: str
+    approval_id: str | None
+    approvers: tuple[str, ...]
+    transfers: tuple[Mapping[str, Any], ...]
+    currency: str
+    amount_minor_total: int
+    booked_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentBooking:
+    adjustment_id: str
+    results: list[str]  # one per transfer: "ok", "exists" or the ledger's error code
+    booked: bool  # committed now
+    replay: bool  # it had been booked before: nothing done
+
+
+class AdjustmentsJournal(Protocol):
+    def get(self, adjustment_id: str) -> AdjustmentEntry | None: ...
+
+    def between(self, start_ns: int, end_ns: int, *, limit: int = 1_000) -> list[AdjustmentEntry]: ...
+
+    def book(self, adjustment_id: str, transfers: Sequence[Transfer], *, reason: str, maker: str,
+             approval_id: str | None, approvers: Sequence[str], amounts_minor: Sequence[int],
+             now_ns: int) -> AdjustmentBooking: ...

@@ -127,9 +127,13 @@ def test_ledger_flow(api: Api) -> None:
         {"id": 1, "currency": "HKD", "kind": "asset"},
         {"id": 2, "currency": "HKD", "kind": "liability", "reference": "customer:c1"}]}, headers=h)
     r = api.client.post("/v1/ledger/transfers", json={"transfers": [
-        {"id": 100, "debit_account_id": 1, "credit_account_id": 2, "amount": 500, "currency": "HKD"}]},
-        headers=api.headers("treasury"))
-    assert r.json()["results"] == ["ok"]
+        {"id": 100, "debit_account_id": 1, "credit_account_id": 2, "amount": 500, "currency": "HKD"}],
+        "reason": "opening balance, ticket OPS-1"}, headers=api.headers("treasury"))
+    assert r.status_code == 202 and r.json()["status"] == "pending_approval"  # a customer's account: 2 people
+    done = api.client.post(f"/v1/approvals/{r.json()['approval']['id']}/approve", json={},
+                           headers=api.headers("treasury2"))
+    assert done.status_code == 200 and done.json()["status"] == "executed", done.text
+    assert done.json()["result"]["results"] == ["ok"]
     acct = api.client.get("/v1/ledger/accounts/2", headers=api.headers("customer")).json()
     assert acct["posted"] == 500
     hist = api.client.get("/v1/ledger/accounts/2/history", headers=api.headers("customer")).json()["items"]

@@ -41,6 +41,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/ledger/accounts/{account_id}/history"): ALL,
     ("GET", "/v1/ledger/accounts/{account_id}/balance"): ALL,
     ("GET", "/v1/ledger/invariants"): STAFF,
+    ("GET", "/v1/ledger/adjustments"): STAFF,
     ("GET", "/v1/reserves/assets"): STAFF,
     ("GET", "/v1/reserves/coverage/{coin}"): STAFF,
     ("GET", "/v1/reserves/breakers/{coin}"): STAFF,

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import tarfile
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,31 @@ def test_daily_statement_and_monthly_return_from_the_books(issuer: Issuer) -> No
         rsvc.file_return(ctx, "monthly", ret["period"], {**ret, "licence_number": "changed"})
 
 
+def test_the_monthly_return_lists_every_adjustment_with_its_maker_and_approver(issuer: Issuer) -> None:
+    from bauhinia.domain.ledger import Account, AccountKind, Transfer
+
+    c = issuer.container
+    c.ledger.create_accounts([Account(9_001, "HKD", AccountKind.ASSET, reference="ops:float"),
+                              Account(9_002, "HKD", AccountKind.LIABILITY, reference="ops:clearing"),
+                              Account(9_003, "HKD", AccountKind.EQUITY, reference="ops:capital")])
+    small = c.adjustments.propose([Transfer(9_100, 9_001, 9_002, 12_34, "HKD")], "bank charge refund, OPS-3",
+                                  maker="client:op1", maker_roles=frozenset({"operator"}))
+    big = c.adjustments.propose([Transfer(9_101, 9_001, 9_003, 500_00, "HKD")], "capital top-up booked late",
+                                maker="client:t1", maker_roles=frozenset({"treasury"}))
+    assert small.status == "booked" and big.status == "pending_approval" and big.approval is not None
+    c.approvals.approve(big.approval.id, actor="client:t2", roles={"treasury"})
+    ctx = regulatory_context(c, "ops")
+    today = rsvc.hk_today(ctx.clock.now_ns())
+    ret = rsvc.monthly_return(ctx, today.year, today.month)
+    returns.validate_monthly_return(ret)
+    adj = ret["adjustments"]
+    assert (adj["count"], adj["with_approval"], adj["value_minor_by_currency"]) == (2, 1, {"HKD": 512_34})
+    assert {(i["maker"], tuple(i["approvers"]), i["reason"]) for i in adj["items"]} == {
+        ("client:op1", (), "bank charge refund, OPS-3"), ("client:t1", ("client:t2",), "capital top-up booked late")}
+    earlier = rsvc.monthly_return(ctx, 2020, 1)
+    assert earlier["adjustments"]["count"] == 0
+
+
 @pytest.mark.requirement("INC-NOTIFY")
 def test_incident_register_composes_with_reserves_incidents(issuer: Issuer) -> None:
     ctx = regulatory_context(issuer.container, "ops")
@@ -130,7 +155,7 @@ def test_incident_register_composes_with_reserves_incidents(issuer: Issuer) -> N
     opened = rsvc.detect_incidents(ctx, [breach])
     assert [i.kind for i in opened] == [reg.IncidentKind.REDEMPTION_DEADLINE_BREACH]
     assert opened[0].notify_by_ns == opened[0].opened_at_ns
-    today = date.fromtimestamp(now / 1e9)
+    today = rsvc.hk_today(now)
     ret = rsvc.monthly_return(ctx, today.year, today.month)
     returns.validate_monthly_return(ret)
     assert ret["incidents"]["count"] == 3 and ret["incidents"]["by_kind"]["reserve_shortfall"] == 1

@@ -88,6 +88,9 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy("role_grant", frozenset({"admin"}), description="grant a role to a client"),
     Policy("breaker_reset", frozenset({"treasury", "admin"}), description="reset a minting circuit breaker"),
     Policy("contract_upgrade", frozenset({"admin"}), approvals_required=2, description="upgrade a contract"),
+    # The adjustments service decides which adjustments need a second person (domain/adjustments.py).
+    Policy("ledger_adjustment", frozenset({"treasury", "admin"}),
+           description="a manual ledger adjustment touching the issuer's books or a customer, or above the threshold"),
 )
 
 

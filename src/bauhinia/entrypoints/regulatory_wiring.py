@@ -19,4 +19,5 @@ def regulatory_context(container: Any, actor: str = "system") -> RegulatoryConte
         clock=container.clock,
         licence_number=container.settings.licence_number,
         actor=actor,
+        adjustments=container.adjustments.journal,
     )

@@ -22,7 +22,7 @@ from bauhinia.domain import reserves as rsv
 from bauhinia.domain.calendar import HK_TZ, from_ns, to_ns
 from bauhinia.domain.errors import NotFoundError, ValidationError
 from bauhinia.domain.money import Currency
-from bauhinia.ports import Clock, RegulatoryStore, ReservesStore
+from bauhinia.ports import AdjustmentsJournal, Clock, RegulatoryStore, ReservesStore
 from bauhinia.services import reserves as reserves_svc
 
 FIATS = (Currency.CNH, Currency.HKD)
@@ -42,6 +42,7 @@ class RegulatoryContext:
     clock: Clock
     licence_number: str = ""
     actor: str = "system"
+    adjustments: AdjustmentsJournal | None = None
 
 
 def _now(ctx: RegulatoryContext) -> int:
@@ -170,6 +171,10 @@ def monthly_return(ctx: RegulatoryContext, year: int, month: int) -> dict[str, A
     for i in incidents:
         by_kind[i.kind.value] = by_kind.get(i.kind.value, 0) + 1
     counts = ctx.store.compliance_counts(start_ns, end_ns)
+    adjustments = [] if ctx.adjustments is None else ctx.adjustments.between(start_ns, end_ns, limit=100_000)
+    by_currency: dict[str, int] = {}
+    for a in adjustments:
+        by_currency[a.currency or "?"] = by_currency.get(a.currency or "?", 0) + a.amount_minor_total
     return {
         "format": RETURN_FORMAT, "version": RETURN_VERSION, "period": f"{year:04d}-{month:02d}",
         "period_start": start_iso, "period_end_exclusive": end_iso, "licence_number": ctx.licence_number,
@@ -184,6 +189,13 @@ def monthly_return(ctx: RegulatoryContext, year: int, month: int) -> dict[str, A
                                  "notification": reg.notification_status(i, now), "state": i.state.value}
                                 for i in incidents[:500]]},
         "compliance": counts,
+        "adjustments": {"count": len(adjustments), "with_approval": sum(1 for a in adjustments if a.approval_id),
+                        "value_minor_by_currency": by_currency,
+                        "items": [{"adjustment_id": a.adjustment_id, "booked_at": from_ns(a.booked_at_ns).isoformat(),
+                                   "maker": a.maker, "approvers": list(a.approvers), "approval_id": a.approval_id,
+                                   "reason": a.reason, "currency": a.currency,
+                                   "amount_minor_total": a.amount_minor_total, "transfer_count": len(a.transfers)}
+                                  for a in adjustments[:500]]},
     }
 
 

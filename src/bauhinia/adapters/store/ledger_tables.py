@@ -83,3 +83,20 @@ meta = sa.Table(
     sa.Column("indexed_until", sa.BigInteger, nullable=False),
     sa.Column("unindexed_count", sa.BigInteger, nullable=False),
 )
+
+# The journal of manual adjustments (domain/adjustments.py): one row per adjustment booked, written in the same
+# transaction as its transfers, so a booked adjustment is always journaled and a journaled one always booked.
+adjustments = sa.Table(
+    "ledger_adjustments",
+    metadata,
+    sa.Column("adjustment_id", sa.String(40), primary_key=True),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("maker", sa.String(80), nullable=False),
+    sa.Column("approval_id", sa.String(64)),
+    sa.Column("approvers", sa.String(400), nullable=False),  # comma-separated; "" when none was needed
+    sa.Column("transfers_json", sa.Text, nullable=False),
+    sa.Column("transfer_count", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),  # the first transfer's; "" when taken from a pending one
+    sa.Column("amount_minor_total", sa.BigInteger, nullable=False),
+    sa.Column("booked_at_ns", sa.BigInteger, nullable=False, index=True),
+)

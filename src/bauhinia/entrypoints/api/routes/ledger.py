@@ -6,16 +6,17 @@ transfers touching them; staff see everything; only operators, treasury and admi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from bauhinia.adapters.store.db import read_connection
 from bauhinia.adapters.store.ledger_tables import accounts as accounts_table
+from bauhinia.domain import adjustments as adj
 from bauhinia.domain import ledger as core
-from bauhinia.domain.errors import NotFoundError
+from bauhinia.domain.errors import NotFoundError, RefusedError
 from bauhinia.domain.limits import int64_max, pending_timeout_s_max, transfer_batch_size_max
 from bauhinia.entrypoints.api.auth import (
     ADMIN,
@@ -31,6 +32,7 @@ from bauhinia.entrypoints.api.auth import (
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 
 router = APIRouter(prefix="/ledger", route_class=IdempotentRoute, tags=["ledger"])
 
@@ -163,6 +165,8 @@ class TransferCreate(BaseModel):
 
 class TransfersCreate(BaseModel):
     transfers: list[TransferCreate] = Field(min_length=1, max_length=BATCH_MAX)
+    reason: str = Field(min_length=adj.reason_length_min, max_length=adj.reason_length_max,
+                        description="why this adjustment is booked (what happened, which ticket)")
 
 
 class TransferPublic(BaseModel):
@@ -179,15 +183,66 @@ class TransferPublic(BaseModel):
     timestamp: int
 
 
-@router.post("/transfers", response_model=BatchResults)
+class AdjustmentPublic(BaseModel):
+    adjustment_id: str = Field(description="derived from the transfers and the reason: the same request is one "
+                                           "adjustment")
+    status: Literal["booked", "replay", "pending_approval"]
+    results: list[str] = Field(description='one per transfer once booked: "ok", "exists" or an error code')
+    needs_approval_because: list[str]
+    approval: ApprovalPublic | None
+
+
+@router.post("/transfers", response_model=AdjustmentPublic,
+             responses={202: {"model": AdjustmentPublic, "description": "waiting for a second person"}})
 def create_transfers(
-    body: TransfersCreate, container: ContainerDep,
-    _: Annotated[Principal, Depends(require(*WRITERS, scope="ledger:write"))],
-) -> BatchResults:
-    """A batch of transfers in one transaction (linked chains succeed or fail together)."""
+    body: TransfersCreate, container: ContainerDep, response: Response,
+    principal: Annotated[Principal, Depends(require(*WRITERS, scope="ledger:write"))],
+) -> AdjustmentPublic:
+    """A manual adjustment: its transfers in one transaction, all or nothing, journaled with the reason.
+
+    Above the maker's role limit it is refused (403); above the approval threshold, or touching the issuer's
+    books, a customer's account or any equity / income / expense account, it opens a maker-checker request
+    (202, see /v1/approvals) and is booked when a second person approves it."""
     batch = [core.Transfer(t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,
                            t.reference, t.flags, t.pending_id, t.timeout_s) for t in body.transfers]
-    return BatchResults(results=container.ledger.create_transfers(batch))
+    out = container.adjustments.propose(batch, body.reason, maker=principal.subject, maker_roles=principal.roles)
+    if out.status == "pending_approval":
+        response.status_code = status.HTTP_202_ACCEPTED
+    elif out.status == "refused":
+        told = "; ".join(f"transfer {t.id}: {r}" for t, r in zip(batch, out.results, strict=False) if r != "ok")
+        raise RefusedError(f"the ledger refused the adjustment, nothing was booked: {told}",
+                           code="adjustment_refused")
+    return AdjustmentPublic(adjustment_id=out.adjustment_id, status=out.status, results=out.results,
+                            needs_approval_because=list(out.needs_approval_because),
+                            approval=approval_public(out.approval) if out.approval is not None else None)
+
+
+class AdjustmentEntryPublic(BaseModel):
+    adjustment_id: str
+    reason: str
+    maker: str
+    approval_id: str | None
+    approvers: list[str]
+    transfers: list[dict[str, Any]]
+    currency: str
+    amount_minor_total: int
+    booked_at_ns: int
+
+
+@router.get("/adjustments", response_model=Page[AdjustmentEntryPublic])
+def list_adjustments(
+    container: ContainerDep, pg: Annotated[PageParams, Depends(page_params)],
+    _: Annotated[Principal, Depends(require(*STAFF_READERS, scope="ledger:read"))],
+) -> dict:
+    """The journal of adjustments booked (who proposed, who approved, why), by id."""
+    after = pg.after if isinstance(pg.after, str) else None
+    rows = container.adjustments.journal.page(after=after, limit=pg.limit + 1)
+    items = [AdjustmentEntryPublic(adjustment_id=e.adjustment_id, reason=e.reason, maker=e.maker,
+                                   approval_id=e.approval_id, approvers=list(e.approvers),
+                                   transfers=[dict(t) for t in e.transfers], currency=e.currency,
+                                   amount_minor_total=e.amount_minor_total, booked_at_ns=e.booked_at_ns)
+             for e in rows]
+    return page(items, pg.limit, lambda e: e.adjustment_id)
 
 
 @router.get("/transfers/{transfer_id}", response_model=TransferPublic)
