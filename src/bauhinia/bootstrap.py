@@ -193,8 +193,13 @@ class Container:
         def ledger_adjustment(params: Any, key: str) -> dict[str, Any]:
             return dict(self.adjustments.book_approved(params, key))
 
+        def bank_file_release(params: Any, key: str) -> dict[str, Any]:
+            from bauhinia.services.bank_intake import release_upload
+
+            return release_upload(self.issuance, params, key)
+
         return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
-                "ledger_adjustment": ledger_adjustment}
+                "ledger_adjustment": ledger_adjustment, "bank_file_release": bank_file_release}
 
     @property
     def adjustments(self) -> Any:
@@ -308,6 +313,7 @@ class Container:
         from eth_account.messages import encode_defunct
 
         from bauhinia.adapters.bank.folder import FolderBank
+        from bauhinia.adapters.bank.signature import BankSignatureVerifier
         from bauhinia.adapters.calendar_data import load_hk_calendar
         from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
         from bauhinia.domain.banking import AccountId, Party
@@ -330,7 +336,10 @@ class Container:
             store=SqlIssuanceStore(self.engine, self.ledger),
             ledger=self.ledger,
             chains=self.coin_chains,
-            bank=FolderBank(s.bank_dir(), accounts={a: f.value for a, f in accounts.items()}),
+            bank=FolderBank(s.bank_dir(), accounts={a: f.value for a, f in accounts.items()},
+                            verifier=(BankSignatureVerifier.from_file(s.bank_signing_public_key_file)
+                                      if s.bank_signing_public_key_file else None),
+                            quarantine_bytes_max=s.bank_quarantine_bytes_max),
             reserves=self.reserves,
             calendar=load_hk_calendar(year - 1, year + 1),
             clock=self.clock,

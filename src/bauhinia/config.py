@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     ledger_adjustment_limit_operator_minor: int = 10_000_000
     ledger_adjustment_limit_treasury_minor: int = 1_000_000_000
     ledger_adjustment_limit_admin_minor: int = 1_000_000_000
+    # Bank files reach the books only from the bank's channel: with the bank's public key (PEM) every file needs
+    # its detached signature (<name>.sig beside a dropped file, X-Bank-Signature on an upload); an upload by a
+    # person is held until a second person approves it. Rejected uploads are kept in quarantine within a bound.
+    bank_signing_public_key_file: Path | None = None
+    bank_quarantine_bytes_max: int = 256 * 1024 * 1024
     # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
     webhooks_json: str = ""
     outbox_relay_interval_s: float = 1.0

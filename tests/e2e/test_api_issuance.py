@@ -53,11 +53,14 @@ def test_issuance_over_the_api(tmp_path: Path) -> None:
     xml = camt054("API-NTF-1", datetime.now(UTC), api.container.settings.reserve_account_cnh, "CNH",
                   [SimEntry(250_000_00, True, "IN-1", f"SUB {ref}", "Kowloon Importers Ltd")])
     up = c.post("/v1/bank-files", content=xml, headers={**api.headers("operator"), "Content-Type": "application/xml"})
-    assert up.status_code == 200, up.text
-    assert up.json()["subscriptions"] == 1
+    assert up.status_code == 202, up.text  # a person's upload waits for a second person
+    assert up.json()["credits_minor"] == {"CNH": 250_000_00}
+    released = c.post(f"/v1/approvals/{up.json()['approval']['id']}/approve", json={},
+                      headers=api.headers("treasury"))
+    assert released.status_code == 200 and released.json()["result"]["subscriptions"] == 1, released.text
     bad_file = c.post("/v1/bank-files", content=b"<Document><oops", headers={**api.headers("operator"),
                                                                               "Content-Type": "application/xml"})
-    assert bad_file.json()["quarantined"][0]["code"] == "bank_file_malformed"
+    assert bad_file.status_code == 422 and bad_file.json()["code"] == "bank_file_malformed"
     run = c.post("/v1/mint-runs", json={"currency": "CNH"}, headers=api.headers("treasury"))
     assert run.status_code == 200 and run.json()["minted"] == 1
     subs = c.get("/v1/subscriptions", headers=api.headers("customer")).json()["items"]

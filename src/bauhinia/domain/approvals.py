@@ -89,6 +89,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy("breaker_reset", frozenset({"treasury", "admin"}), description="reset a minting circuit breaker"),
     Policy("contract_upgrade", frozenset({"admin"}), approvals_required=2, description="upgrade a contract"),
     # The adjustments service decides which adjustments need a second person (domain/adjustments.py).
+    Policy("bank_file_release", frozenset({"treasury", "admin"}),
+           description="book a bank file a person uploaded (the bank's host-to-host channel needs none)"),
     Policy("ledger_adjustment", frozenset({"treasury", "admin"}),
            description="a manual ledger adjustment touching the issuer's books or a customer, or above the threshold"),
 )

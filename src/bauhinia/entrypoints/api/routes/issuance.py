@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Response, status
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import issuance as iss
@@ -29,7 +29,9 @@ from bauhinia.entrypoints.api.auth import (
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import REPLAYED_HEADER, SERVICE_KEYED, IdempotentRoute, idempotency_header
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 from bauhinia.services import issuance as svc
+from bauhinia.services.bank_intake import hold_upload, summary
 
 router = APIRouter(route_class=IdempotentRoute, tags=["issuance"])
 
@@ -184,34 +186,42 @@ def add_wallet(customer_id: CustomerId, body: WalletCreate, container: Container
 # --- bank files and subscriptions ------------------------------------------------------------------------
 
 
-class IngestPublic(BaseModel):
-    files: int
-    subscriptions: int
-    suspense: int
-    payouts_settled: int
-    duplicate_entries: int
-    quarantined: list[dict[str, str]]
+class BankFileHeldPublic(BaseModel):
+    file: str
+    kind: str
+    message_id: str
+    content_sha256: str
+    accounts: list[str]
+    booked_entries: int
+    credits_minor: dict[str, int]
+    debits_minor: dict[str, int]
+    signed: bool
+    approval: ApprovalPublic
 
 
-@router.post("/bank-files", response_model=IngestPublic,
+@router.post("/bank-files", response_model=BankFileHeldPublic, status_code=status.HTTP_202_ACCEPTED,
              openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}},
                                             "required": True}})
 def upload_bank_file(container: ContainerDep,
                      content: Annotated[bytes, Body(media_type="application/xml")],
                      principal: Annotated[Principal, Depends(require(OPERATOR, TREASURY, ADMIN,
-                                                                     scope="issuance:write"))]) -> IngestPublic:
-    """Take a camt.054 or camt.053 from the bank's channel and book it (bad files are quarantined)."""
+                                                                     scope="issuance:write"))],
+                     x_bank_signature: Annotated[str | None, Header(max_length=8_192,
+                                                                    description="the bank's detached signature "
+                                                                                "(base64), when its channel "
+                                                                                "signs files")] = None,
+                     ) -> BankFileHeldPublic:
+    """A camt.054 or camt.053 a person uploads: checked now (its signature when the bank signs files, then its
+    schema; a bad file answers 422 and a copy is quarantined), then held until a second person approves it
+    (see /v1/approvals); only then is it booked. Files from the bank's host-to-host folder need no approval."""
     if not content or len(content) > BANK_FILE_BYTES_MAX:
         raise ValidationError(f"a bank file of 1..{BANK_FILE_BYTES_MAX} bytes is required", code="bad_bank_file")
-    ctx = container.issuance
-    inbox = container.settings.bank_dir() / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    name = f"{datetime.now().strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}.xml"
-    (inbox / name).write_bytes(content)
-    rep = svc.ingest_bank_files(ctx)
-    return IngestPublic(files=rep.files, subscriptions=rep.subscriptions, suspense=rep.suspense,
-                        payouts_settled=rep.payouts_settled, duplicate_entries=rep.duplicate_entries,
-                        quarantined=[{"file": f, "code": c, "reason": r} for f, c, r in rep.quarantined])
+    signature = x_bank_signature.encode() if x_bank_signature else None
+    held = hold_upload(container.issuance, container.approvals, content, maker=principal.subject,
+                       signature=signature)
+    info = summary(held.message)
+    return BankFileHeldPublic(file=held.name, signed=bool(signature), approval=approval_public(held.approval),
+                              **info)
 
 
 class SubscriptionPublic(BaseModel):
