@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # person is held until a second person approves it. Rejected uploads are kept in quarantine within a bound.
     bank_signing_public_key_file: Path | None = None
     bank_quarantine_bytes_max: int = 256 * 1024 * 1024
+    # Clients created through the API get no secret: a one-time enrolment code is written here (one JSON file per
+    # client, readable by the owner only), for the delivery channel to hand to the client's owner, never to the
+    # admin who created it. Empty: <data_dir>/enrolments.
+    enrolment_dir: Path | None = None
+    enrolment_ttl_s: int = 72 * 3600
     # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
     webhooks_json: str = ""
     outbox_relay_interval_s: float = 1.0

@@ -21,6 +21,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/clients"): frozenset({D}),
     ("GET", "/v1/clients"): frozenset({D, A}),
     ("POST", "/v1/clients/{client_id}/api-keys"): frozenset({D}),
+    ("POST", "/v1/clients/{client_id}/enrolment"): PUBLIC,
     ("POST", "/v1/role-grants"): frozenset({D}),
     ("GET", "/v1/approvals"): STAFF,
     ("GET", "/v1/approvals/{approval_id}"): STAFF,

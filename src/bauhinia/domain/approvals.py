@@ -180,6 +180,10 @@ def _checker(req: ApprovalRequest, policy: Policy, actor: str, actor_roles: froz
         raise ForbiddenError(
             f"the maker cannot decide its own request {req.id}", code="maker_cannot_approve"
         )
+    excluded = req.params.get("excluded_approvers")
+    if isinstance(excluded, list | tuple) and actor in excluded:
+        raise ForbiddenError(f"{actor} may not decide {req.id} (it created or is the client concerned)",
+                             code="approver_excluded")
     if not actor_roles & policy.approver_roles:
         roles = ", ".join(sorted(policy.approver_roles))
         raise ForbiddenError(f"approving {req.kind} needs one of the roles: {roles}", code="approver_role_missing")

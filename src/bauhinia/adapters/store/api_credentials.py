@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bauhinia.adapters.store.api_tables import api_clients, api_idempotency, api_keys
-from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
+from bauhinia.adapters.store.api_tables import api_clients, api_enrolments, api_idempotency, api_keys
+from bauhinia.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 
 ROLES = ("customer", "operator", "treasury", "compliance", "auditor", "admin")
 CLIENT_ID_LENGTH_MAX = 64
@@ -75,6 +75,59 @@ def create_client(
             customer_id=customer_id, disabled=False, created_at_ns=time.time_ns(),
         ))
     return secret
+
+
+NO_SECRET = "!"  # noqa: S105 - a stored digest no secret hashes to: the client cannot sign in until it enrols
+ENROLMENT_TTL_S = 72 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    client_id: str
+    code: str  # shown once, to the delivery channel only
+    expires_at_ns: int
+
+
+def create_enrolling_client(
+    engine: Engine, client_id: str, roles: set[str] | frozenset[str], customer_id: str | None, *,
+    created_by: str, now_ns: int, ttl_s: int = ENROLMENT_TTL_S,
+) -> Enrolment:
+    """Create a client that has no secret yet, and the one-time code its owner redeems for one (`enrol`)."""
+    create_client(engine, client_id, roles, customer_id)
+    code = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(api_clients.update().where(api_clients.c.client_id == client_id)
+                     .values(secret_sha256=NO_SECRET))
+        conn.execute(api_enrolments.insert().values(
+            client_id=client_id, created_by=created_by[:80], code_sha256=_sha(code), created_at_ns=now_ns,
+            expires_at_ns=now_ns + ttl_s * 1_000_000_000, used_at_ns=None))
+    return Enrolment(client_id, code, now_ns + ttl_s * 1_000_000_000)
+
+
+def enrol(engine: Engine, client_id: str, code: str, now_ns: int) -> str:
+    """Redeem a one-time enrolment code: returns the client's secret (shown once). A used, expired or wrong
+    code is refused the same way, and changes nothing."""
+    refused = ForbiddenError("unknown client, or an enrolment code that is wrong, used or expired",
+                             code="enrolment_refused")
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(api_enrolments).where(api_enrolments.c.client_id == client_id)
+                           .with_for_update()).one_or_none()
+        if row is None or row.used_at_ns is not None or now_ns >= row.expires_at_ns \
+                or not hmac.compare_digest(row.code_sha256, _sha(code)):
+            raise refused
+        secret = secrets.token_urlsafe(32)
+        conn.execute(api_enrolments.update().where(api_enrolments.c.client_id == client_id)
+                     .values(used_at_ns=now_ns))
+        conn.execute(api_clients.update().where(api_clients.c.client_id == client_id)
+                     .values(secret_sha256=_sha(secret)))
+    return secret
+
+
+def created_by(engine: Engine, client_id: str) -> str | None:
+    """Who created the client through the API (None for clients set up from the command line)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(api_enrolments.c.created_by)
+                            .where(api_enrolments.c.client_id == client_id)).scalar_one_or_none()
 
 
 def get_client(engine: Engine, client_id: str) -> Client:

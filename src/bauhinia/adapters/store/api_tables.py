@@ -43,3 +43,17 @@ api_idempotency = sa.Table(
     sa.Column("body", sa.LargeBinary),
     sa.Column("created_at_ns", sa.BigInteger, nullable=False),
 )
+
+# One-time enrolment of a client created through the API: the admin who creates a client never sees its secret;
+# the owner redeems the one-time code (delivered out of band) for the secret. `created_by` is kept for good, so
+# the creator can never approve a staff role for the client it created.
+api_enrolments = sa.Table(
+    "api_enrolments",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("code_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at_ns", sa.BigInteger, nullable=False),
+    sa.Column("expires_at_ns", sa.BigInteger, nullable=False),
+    sa.Column("used_at_ns", sa.BigInteger),
+)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Literal
+import json
+import os
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Request, status
 from pydantic import BaseModel, Field
@@ -82,8 +84,26 @@ class ClientPublic(BaseModel):
     disabled: bool
 
 
+class EnrolmentPublic(BaseModel):
+    delivered_via: Literal["file"] = "file"
+    expires_at_ns: int
+
+
 class ClientCreated(ClientPublic):
-    client_secret: str = Field(description="shown once")
+    enrolment: EnrolmentPublic = Field(description="the one-time code went to the client's owner, not to you")
+
+
+def _deliver(settings: Any, enrolment: creds.Enrolment) -> None:
+    """Write the one-time code for the delivery channel: a file only its owner can read (0600)."""
+    folder = settings.enrolment_dir or settings.data_dir / "enrolments"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{enrolment.client_id}.json"
+    doc = {"client_id": enrolment.client_id, "enrolment_code": enrolment.code,
+           "expires_at_ns": enrolment.expires_at_ns,
+           "redeem": f"POST /v1/clients/{enrolment.client_id}/enrolment with {{\"code\": ...}}"}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
 
 
 @router.post("/clients", status_code=status.HTTP_201_CREATED, response_model=ClientCreated)
@@ -91,17 +111,48 @@ def create_client(
     body: ClientCreate, container: ContainerDep,
     principal: Annotated[Principal, Depends(require(ADMIN, scope="clients:write"))],
 ) -> ClientCreated:
-    """A new machine client. With customer_id it is a customer client; staff roles only come by role grants."""
+    """A new machine client, with no secret yet. Its one-time enrolment code goes to the client's owner through
+    the enrolment channel (never in this answer); the owner redeems it at /v1/clients/{id}/enrolment. With
+    customer_id it is a customer client; staff roles only come by role grants, which its creator can never
+    approve."""
     roles = {"customer"} if body.customer_id else set()
-    secret = creds.create_client(container.engine, body.client_id, roles, body.customer_id)
+    now = container.clock.now_ns()
+    enrolment = creds.create_enrolling_client(container.engine, body.client_id, roles, body.customer_id,
+                                              created_by=principal.subject, now_ns=now,
+                                              ttl_s=container.settings.enrolment_ttl_s)
+    _deliver(container.settings, enrolment)
     with container.engine.begin() as conn:
         from bauhinia.adapters.store import audit
 
         audit.append(conn, actor=principal.subject, action="client.created", subject=f"client:{body.client_id}",
-                     details={"roles": sorted(roles), "customer_id": body.customer_id},
-                     now_ns=container.clock.now_ns())
+                     details={"roles": sorted(roles), "customer_id": body.customer_id, "enrolment": "file"},
+                     now_ns=now)
     return ClientCreated(client_id=body.client_id, roles=sorted(roles), customer_id=body.customer_id,
-                         disabled=False, client_secret=secret)
+                         disabled=False, enrolment=EnrolmentPublic(expires_at_ns=enrolment.expires_at_ns))
+
+
+class EnrolmentRedeem(BaseModel):
+    code: str = Field(min_length=16, max_length=128)
+
+
+class EnrolledPublic(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="shown once")
+
+
+@router.post("/clients/{client_id}/enrolment", response_model=EnrolledPublic, openapi_extra={EXEMPT: True})
+def redeem_enrolment(
+    client_id: Annotated[str, Path(pattern=ID_PATTERN)], body: EnrolmentRedeem, container: ContainerDep,
+) -> EnrolledPublic:
+    """The client's owner redeems its one-time enrolment code for the client secret (once; the code then dies)."""
+    now = container.clock.now_ns()
+    secret = creds.enrol(container.engine, client_id, body.code, now)
+    with container.engine.begin() as conn:
+        from bauhinia.adapters.store import audit
+
+        audit.append(conn, actor=f"client:{client_id}", action="client.enrolled", subject=f"client:{client_id}",
+                     details={}, now_ns=now)
+    return EnrolledPublic(client_id=client_id, client_secret=secret)
 
 
 @router.get("/clients", response_model=Page[ClientPublic])
@@ -156,6 +207,12 @@ def request_role_grant(
 ) -> ApprovalPublic:
     """Granting a role needs a second admin: this opens an approval request (see /v1/approvals)."""
     creds.get_client(container.engine, body.client_id)
-    sub = container.approvals.submit("role_grant", {"client_id": body.client_id, "role": body.role},
+    if body.client_id == principal.client_id:
+        raise ForbiddenError("a client cannot ask for a role for itself", code="self_grant")
+    # Neither the client itself nor whoever created it may approve: one person never holds two approver identities.
+    excluded = sorted({f"client:{body.client_id}", *filter(None, [creds.created_by(container.engine,
+                                                                                 body.client_id)])})
+    sub = container.approvals.submit("role_grant", {"client_id": body.client_id, "role": body.role,
+                                                    "excluded_approvers": excluded},
                                      maker=principal.subject)
     return approval_public(sub.request)
