@@ -115,8 +115,10 @@ class ReserveSources(Protocol):
         """customer id -> posted balance of the customer's funds account (received, not yet minted)."""
         ...
 
-    def unstated_bank_entries_minor(self, fiat: Currency) -> tuple[int, int]:
-        """(net credits - debits, count) of bank entries booked in the ledger but on no statement yet."""
+    def unstated_bank_entries_minor(self, fiat: Currency, *, received_from_ns: int | None = None,
+                                    received_before_ns: int | None = None) -> tuple[int, int]:
+        """(net credits - debits, count) of bank entries booked in the ledger but on no statement yet (only those
+        whose file was received in [received_from_ns, received_before_ns) when given)."""
         ...
 
     def minted_by_wallet(self, fiat: Currency) -> dict[str, int]:

@@ -103,6 +103,30 @@ def test_notification_after_the_statement_is_a_timing_item_not_a_break(world: An
     assert (r.cash.unstated_entries_minor, r.cash.unstated_entries_count) == (7_00, 1)
 
 
+def test_a_notification_no_statement_confirms_is_a_break(world: Any) -> None:
+    """A credit booked from a camt.054 (a fabricated upload, or a credit the bank later reversed) that the daily
+    camt.053 for a later day does not carry is no longer taken out as timing: the cash breaks on it."""
+    import sqlalchemy as sa
+
+    from bauhinia.adapters.store.issuance_tables import bank_files
+
+    issuer, rctx, people = world
+    path = issuer.drop_notification([issuer.deposit(people["a"], 9_00, "IN-FAKE")], people["now"],
+                                    message_id="NTF-FAKE")
+    svc.ingest_bank_files(issuer.ctx)
+    r = rec.run_daily(rctx, CNH, TODAY)  # received today: the statement of today may not carry it yet
+    assert r.ok and (r.cash.unstated_entries_minor, r.cash.unstated_entries_count) == (9_00, 1)
+    two_days_ns = 2 * 86_400 * 10**9
+    with issuer.container.engine.begin() as conn:  # it had in fact arrived two days before the latest statement
+        conn.execute(sa.update(bank_files).where(bank_files.c.name == path.name)
+                     .values(received_at_ns=bank_files.c.received_at_ns - two_days_ns))
+    r = rec.run_daily(rctx, CNH, TODAY)
+    assert ("bank", "cash_balance") in _named(r)
+    assert r.cash.unstated_entries_count == 0
+    assert any("on no statement" in n and "do" in n for n in r.notes)
+    assert r.outcome.breaker.halted
+
+
 def _assert_halted_then_reset(issuer: Any, rctx: Any, r: Any) -> None:
     assert r.outcome.breaker.halted
     assert r.outcome.incident is not None and r.outcome.incident.kind == "reconciliation_break"

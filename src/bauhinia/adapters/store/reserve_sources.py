@@ -43,13 +43,21 @@ class SqlReserveSources:
                     out[customer_id] = balance
         return out
 
-    def unstated_bank_entries_minor(self, fiat: Currency) -> tuple[int, int]:
+    def unstated_bank_entries_minor(self, fiat: Currency, *, received_from_ns: int | None = None,
+                                    received_before_ns: int | None = None) -> tuple[int, int]:
+        """Net amount and count of entries booked from notifications that no statement covers, optionally only
+        those whose file was received in [received_from_ns, received_before_ns)."""
         e = it.bank_entries
+        f = it.bank_files
         covered = sa.select(rt.statement_entries.c.entry_key)
         signed = sa.case((e.c.direction == "CRDT", e.c.amount_minor), else_=-e.c.amount_minor)
-        q = sa.select(sa.func.coalesce(sa.func.sum(signed), 0), sa.func.count()).where(
-            e.c.currency == fiat.value, e.c.outcome.in_(_booked_outcomes), e.c.entry_key.not_in(covered)
-        )
+        q = sa.select(sa.func.coalesce(sa.func.sum(signed), 0), sa.func.count()).select_from(
+            e.join(f, f.c.content_hash == e.c.file_hash, isouter=True)
+        ).where(e.c.currency == fiat.value, e.c.outcome.in_(_booked_outcomes), e.c.entry_key.not_in(covered))
+        if received_from_ns is not None:
+            q = q.where(sa.func.coalesce(f.c.received_at_ns, 0) >= received_from_ns)
+        if received_before_ns is not None:
+            q = q.where(sa.func.coalesce(f.c.received_at_ns, 0) < received_before_ns)
         with self._engine.connect() as conn:
             net, count = conn.execute(q).one()
         return int(net or 0), int(count or 0)
