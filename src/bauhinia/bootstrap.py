@@ -239,9 +239,11 @@ class Container:
 
     @cached_property
     def screener(self) -> Any:
+        from bauhinia.adapters.screening.lists import current_lists_dir
         from bauhinia.adapters.screening.screener import ListScreener
 
-        return ListScreener()
+        # BAUHINIA_SANCTIONS_DIR, else the version `update-lists` made current, else the packaged snapshot.
+        return ListScreener(current_lists_dir(self.settings.data_dir))
 
     @cached_property
     def chains(self) -> Any:

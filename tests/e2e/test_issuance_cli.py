@@ -31,7 +31,7 @@ def test_issuance_cli(tmp_path: Path) -> None:
     amount = run(tmp_path, "issuance", "redeem", "acme", "--amount", "12.345", "--wallet", "0x" + "1" * 40,
                  "--bank-account", "1", "--key", "k")
     assert amount.returncode == 2 and "more than 2 decimals" in amount.stderr and len(amount.stderr.splitlines()) == 1
-    sample = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "iso20022" / "camt054_credit_sample.xml"
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "iso20022" / "camt054_credit_sample.xml"
     foreign = run(tmp_path, "issuance", "ingest", str(sample))
     assert foreign.returncode == 1 and "unknown_account" in foreign.stdout
     f = tmp_path / "n.xml"

@@ -23,7 +23,6 @@ from bauhinia.domain.banking import (
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "iso20022"
-SHARED = Path(__file__).parents[3] / "shared" / "data" / "iso20022"
 VERSIONS = [2, 3, 4, 5, 6, 7, 8, 10]
 
 
@@ -32,10 +31,8 @@ def _fixture(kind: str, version: int) -> bytes:
 
 
 def _shared(name: str) -> bytes:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"shared sample {path} not present")
-    return path.read_bytes()
+    """The banks' published samples (moov-io/iso20022), frozen in tests/fixtures/iso20022."""
+    return (FIXTURES / name).read_bytes()
 
 
 def _reason(data: bytes, **kw: object) -> BankFileRejected:

@@ -136,3 +136,41 @@ def test_fingerprint_changes_with_the_record() -> None:
 
     assert fingerprint(party) == fingerprint(replace(party))
     assert fingerprint(party) != fingerprint(replace(party, names=(*party.names, "New Alias")))
+
+
+def test_gzipped_lists_read_like_plain_ones(tmp_path: Path) -> None:
+    import gzip
+
+    for src in FIXTURES.iterdir():
+        if src.suffix in (".xml", ".csv") and src.name != "pairs.csv":
+            (tmp_path / (src.name + ".gz")).write_bytes(gzip.compress(src.read_bytes()))
+    plain = sorted(p.entity_id for p in load_lists(_lists_only(FIXTURES, tmp_path / "plain")))
+    assert sorted(p.entity_id for p in load_lists(tmp_path)) == plain
+    assert load_ofac_addresses(tmp_path) == load_ofac_addresses(FIXTURES)
+    (tmp_path / "bad.xml.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValidationError, match="gzip"):
+        load_lists(tmp_path)
+
+
+def _lists_only(src: Path, dest: Path) -> Path:
+    dest.mkdir()
+    for f in src.iterdir():
+        if f.suffix in (".xml", ".csv") and f.name != "pairs.csv":
+            shutil.copy(f, dest / f.name)
+    return dest
+
+
+def test_current_lists_dir_follows_the_pointer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bauhinia.adapters.screening.lists import SNAPSHOT_DIR, current_lists_dir
+
+    monkeypatch.delenv("BAUHINIA_SANCTIONS_DIR", raising=False)
+    assert current_lists_dir(tmp_path) == SNAPSHOT_DIR
+    assert (SNAPSHOT_DIR / "ofac_sdn.csv.gz").is_file() and (SNAPSHOT_DIR / "README.md").is_file()
+    version = tmp_path / "sanctions" / "v1"
+    version.mkdir(parents=True)
+    (tmp_path / "sanctions" / "CURRENT").write_text("v1\n")
+    assert current_lists_dir(tmp_path) == version
+    (tmp_path / "sanctions" / "CURRENT").write_text("../../etc\n")
+    assert current_lists_dir(tmp_path) == SNAPSHOT_DIR
+    monkeypatch.setenv("BAUHINIA_SANCTIONS_DIR", str(tmp_path))
+    assert current_lists_dir(tmp_path) == tmp_path

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bauhinia.adapters.screening.lists import load_lists, load_ofac_csv, load_un_xml
+from bauhinia.adapters.screening.lists import SNAPSHOT_DIR, load_lists, load_ofac_csv, load_un_xml
 from bauhinia.adapters.screening.matcher import Matcher, Query
 from bauhinia.domain.compliance import (
     ListedParty,
@@ -109,9 +109,6 @@ def test_review_no_longer_applies_when_the_listed_record_changes() -> None:
     assert decide_screening("c", hits_new, [review]).decision is ScreeningDecision.HIT
 
 
-def test_shared_lists_when_present() -> None:
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions"
-    if not shared.is_dir():
-        pytest.skip("shared lists not present")
-    parties = load_lists(shared)
+def test_packaged_lists_load() -> None:
+    parties = load_lists(SNAPSHOT_DIR)  # the gzipped snapshot shipped in the package
     assert len(parties) > 8_000

@@ -3,8 +3,8 @@
     from bauhinia.entrypoints.compliance_demo import compliance_demo_steps
     compliance_demo_steps(issuer, console)          # issuer from entrypoints.scenario.make_issuer
 
-It screens the demo's customers (due diligence and sanctions screening against the shared UN and OFAC lists),
-shows a Chinese name matched across Simplified, Traditional and romanised forms and a prospective customer
+It screens the demo's customers (due diligence and sanctions screening against the UN and OFAC lists shipped in
+the package), shows a Chinese name matched across Simplified, Traditional and romanised forms and a prospective customer
 refused for it, runs transaction monitoring over the demo's own flows plus a planted structuring pattern, and
 works one alert into a case: assigned, noted, reported (STR, JSON and PDF) and closed. It returns the figures it
 showed so a test can check them.
@@ -66,7 +66,7 @@ def compliance_demo_steps(issuer: Any, console: Console, *, first_step: int = 9)
     def step(n: int, text: str) -> None:
         console.print(f"\n[bold cyan]{first_step + n}.[/bold cyan] [bold]{text}[/bold]")
 
-    step(0, "Due diligence and sanctions screening of the demo's customers (shared UN + OFAC lists)")
+    step(0, "Due diligence and sanctions screening of the demo's customers (packaged UN + OFAC lists)")
     screener = container.screener  # loads and indexes the lists once
     console.print(f"lists version {screener.list_version}: {screener.matcher.list_names:,} listed names indexed")
     decisions: dict[str, str] = {}

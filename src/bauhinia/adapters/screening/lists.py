@@ -1,15 +1,22 @@
 """Sanctions list loaders: UN consolidated list (XML), OFAC SDN legacy CSV set, OpenSanctions FollowTheMoney JSON.
 
 Each loader returns `ListedParty` records and refuses a malformed file with a `ValidationError` that names the
-file and the reason. Loaders read whole files (bounded by `list_file_bytes_max`).
+file and the reason. Loaders read whole files (bounded by `list_file_bytes_max`); a file may be stored gzipped
+(`name.gz`), which is read transparently wherever the plain `name` is expected.
+
+The lists the package ships (`bauhinia/data/sanctions`, see its README for provenance) are the default.
+`bauhinia screening update-lists` stores newer verified versions under `<data dir>/sanctions/<version>/` and
+names the one in use in `<data dir>/sanctions/CURRENT`; `current_lists_dir` resolves which folder to read.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +31,11 @@ from bauhinia.domain.errors import ValidationError
 list_file_bytes_max: int = 512 * 1024 * 1024
 list_entities_max: int = 2_000_000
 
-DEFAULT_LISTS_DIR = Path("../shared/data/sanctions")
+# The snapshot shipped inside the package (never written to: updates go to the data dir).
+SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "data" / "sanctions"
+DEFAULT_LISTS_DIR = SNAPSHOT_DIR
+CURRENT_POINTER = "CURRENT"
+VERSION_MANIFEST = "manifest.json"
 
 _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
 _DOB = re.compile(r"\bDOB (?:circa )?(?:(\d{1,2}) )?(?:([A-Za-z]{3}) )?(\d{4})(?: to (\d{4}))?")
@@ -39,12 +50,82 @@ def fingerprint(party: ListedParty) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def versions_root(data_dir: Path) -> Path:
+    """Where updated list versions are stored: `<data dir>/sanctions`."""
+    return data_dir / "sanctions"
+
+
+def current_lists_dir(data_dir: Path | None = None) -> Path:
+    """The folder screening reads: BAUHINIA_SANCTIONS_DIR when set, else the version named by
+    `<data dir>/sanctions/CURRENT` (written by `update-lists`), else the snapshot shipped in the package."""
+    configured = os.environ.get("BAUHINIA_SANCTIONS_DIR", "")
+    if configured:
+        return Path(configured)
+    if data_dir is None:
+        data_dir = Path(os.environ.get("BAUHINIA_DATA_DIR", "") or "var")
+    pointer = versions_root(data_dir) / CURRENT_POINTER
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        candidate = versions_root(data_dir) / name
+        if name and "/" not in name and name not in (".", "..") and candidate.is_dir():
+            return candidate
+    return SNAPSHOT_DIR
+
+
+def stored_version(directory: Path) -> str | None:
+    """The version id recorded in a stored version folder's manifest (None for a plain folder of lists)."""
+    manifest = directory / VERSION_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version)[:64] if version else None
+
+
+def resolve_list_file(path: Path) -> Path:
+    """`path` itself, or its gzipped copy `path.gz` when only that exists."""
+    if path.is_file() or path.suffix == ".gz":
+        return path
+    gz = path.with_name(path.name + ".gz")
+    return gz if gz.is_file() else path
+
+
+def list_file_exists(path: Path) -> bool:
+    return resolve_list_file(path).is_file()
+
+
+def _glob_lists(directory: Path, pattern: str) -> list[Path]:
+    """Files matching `pattern` or `pattern.gz` (a plain file wins over its gzipped twin)."""
+    found = {p.name: p for p in directory.glob(pattern + ".gz")}
+    for p in directory.glob(pattern):
+        found.pop(p.name + ".gz", None)
+        found[p.name] = p
+    return [found[name] for name in sorted(found)]
+
+
+def _plain_name(path: Path) -> str:
+    return path.name[: -len(".gz")] if path.name.endswith(".gz") else path.name
+
+
 def _read_bytes(path: Path) -> bytes:
+    path = resolve_list_file(path)
     if not path.is_file():
         raise ValidationError(f"{path}: list file not found", code="list_file_missing")
     size = path.stat().st_size
     if size > list_file_bytes_max:
         raise ValidationError(f"{path}: {size} bytes is more than the {list_file_bytes_max} allowed")
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(list_file_bytes_max + 1)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise ValidationError(f"{path}: not a readable gzip file ({exc})", code="list_malformed") from exc
+        if len(data) > list_file_bytes_max:
+            raise ValidationError(f"{path}: more than {list_file_bytes_max} bytes once decompressed")
+        return data
     return path.read_bytes()
 
 
@@ -219,20 +300,20 @@ def load_ofac_csv(directory: Path, prefix: str = "ofac_") -> list[ListedParty]:
                                    [program] if program else [], [])
         remarks_by_id[ent] = _cell(row[11])
     alt_path = directory / f"{prefix}alt.csv"
-    if alt_path.exists():
+    if list_file_exists(alt_path):
         for row in _csv_rows(alt_path, 5):
             party = parties.get(row[0].strip())
             alias = _cell(row[3])
             if party is not None and alias:
                 party.names.append(_ofac_name(alias, party.schema))
     comments_path = directory / f"{prefix}sdn_comments.csv"
-    if comments_path.exists():
+    if list_file_exists(comments_path):
         for row in _csv_rows(comments_path, 2):
             ent = row[0].strip()
             if ent in remarks_by_id:
                 remarks_by_id[ent] += row[1]  # the remarks continue where sdn.csv cut them
     add_path = directory / f"{prefix}add.csv"
-    if add_path.exists():
+    if list_file_exists(add_path):
         _csv_rows(add_path, 6)  # addresses are not used for matching yet, but the file must be well-formed
     for ent, remarks in remarks_by_id.items():
         party = parties[ent]
@@ -303,14 +384,14 @@ def load_lists(directory: Path | None = None, extra_files: Iterable[Path] = ()) 
     if not directory.is_dir():
         raise ValidationError(f"{directory}: sanctions list folder not found", code="list_file_missing")
     parties: list[ListedParty] = []
-    for xml in sorted(directory.glob("*.xml")):
+    for xml in _glob_lists(directory, "*.xml"):
         parties.extend(load_un_xml(xml))
-    for sdn in sorted(directory.glob("*sdn.csv")):
-        parties.extend(load_ofac_csv(directory, prefix=sdn.name[: -len("sdn.csv")]))
-    for ftm in sorted([*directory.glob("*.ftm.json"), *directory.glob("*.jsonl")]):
+    for sdn in _glob_lists(directory, "*sdn.csv"):
+        parties.extend(load_ofac_csv(directory, prefix=_plain_name(sdn)[: -len("sdn.csv")]))
+    for ftm in sorted([*_glob_lists(directory, "*.ftm.json"), *_glob_lists(directory, "*.jsonl")]):
         parties.extend(load_ftm_json(ftm))
     for extra in extra_files:
-        if extra.suffix == ".xml":
+        if _plain_name(extra).endswith(".xml"):
             parties.extend(load_un_xml(extra))
         else:
             parties.extend(load_ftm_json(extra))
@@ -338,11 +419,11 @@ def load_ofac_addresses(directory: Path, prefix: str = "ofac_") -> list[ListedAd
     """
     remarks: dict[str, str] = {}
     sdn_path = directory / f"{prefix}sdn.csv"
-    if sdn_path.exists():
+    if list_file_exists(sdn_path):
         for row in _csv_rows(sdn_path, 12):
             remarks[row[0].strip()] = _cell(row[11])
     comments_path = directory / f"{prefix}sdn_comments.csv"
-    if comments_path.exists():
+    if list_file_exists(comments_path):
         for row in _csv_rows(comments_path, 2):
             ent = row[0].strip()
             remarks[ent] = remarks.get(ent, "") + row[1]

@@ -10,7 +10,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from bauhinia.adapters.screening.lists import DEFAULT_LISTS_DIR, ListedAddress, load_ofac_addresses
+from bauhinia.adapters.screening.lists import ListedAddress, current_lists_dir, load_ofac_addresses
 from bauhinia.domain.compliance import Transfer, WalletAssessment, assess_wallet, normalise_address
 from bauhinia.domain.errors import ValidationError
 
@@ -73,7 +73,7 @@ class WalletScreener:
 
     @classmethod
     def from_files(cls, lists_dir: Path | None = None, blacklist: Path | None = None) -> WalletScreener:
-        ofac = load_ofac_addresses(lists_dir if lists_dir is not None else DEFAULT_LISTS_DIR)
+        ofac = load_ofac_addresses(lists_dir if lists_dir is not None else current_lists_dir())
         return cls(ofac, load_blacklist(blacklist) if blacklist is not None else None)
 
     def screen(self, address: str, transfers: Iterable[Transfer] = ()) -> WalletAssessment:

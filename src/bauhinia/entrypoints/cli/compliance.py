@@ -35,7 +35,9 @@ events_file_lines_max = 1_000_000
 DEFAULT_PEPPER = "bauhinia-embedded-cdd-pepper"
 
 ListsOpt = Annotated[
-    Path, typer.Option("--lists", help="Folder of sanctions lists.", envvar="BAUHINIA_SANCTIONS_DIR")
+    Path | None,
+    typer.Option("--lists", help="Folder of sanctions lists (default: the version `bauhinia screening update-lists`"
+                 " made current, else the snapshot shipped in the package).", envvar="BAUHINIA_SANCTIONS_DIR"),
 ]
 BlacklistOpt = Annotated[
     Path | None,
@@ -43,7 +45,7 @@ BlacklistOpt = Annotated[
 ]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (recorded in the audit log).",
                                        envvar="BAUHINIA_ACTOR")]
-DEFAULT_LISTS = Path("../shared/data/sanctions")
+DEFAULT_LISTS: Path | None = None  # resolved at run time by _lists_dir
 
 
 def _repo() -> Any:
@@ -60,11 +62,18 @@ def _pepper() -> str:
     return os.environ.get("BAUHINIA_CDD_PEPPER", DEFAULT_PEPPER)
 
 
-def _screener(lists: Path, blacklist: Path | None) -> Any:
+def _lists_dir(lists: Path | None) -> Path:
+    from bauhinia.adapters.screening.lists import current_lists_dir
+    from bauhinia.bootstrap import load_settings
+
+    return lists if lists is not None else current_lists_dir(load_settings().data_dir)
+
+
+def _screener(lists: Path | None, blacklist: Path | None) -> Any:
     from bauhinia.adapters.screening.screener import ListScreener
 
     started = time.perf_counter()
-    screener = ListScreener(lists, blacklist)
+    screener = ListScreener(_lists_dir(lists), blacklist)
     console.print(f"[dim]lists {screener.list_version}: {screener.matcher.list_names} names indexed in "
                   f"{time.perf_counter() - started:.1f} s[/dim]")
     return screener

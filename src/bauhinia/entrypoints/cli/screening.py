@@ -18,12 +18,20 @@ app = typer.Typer(help="Sanctions and PEP screening, wallet screening, travel ru
 console = Console()
 
 ListsOpt = Annotated[
-    Path,
-    typer.Option("--lists", help="Folder of sanctions lists (UN XML, OFAC CSV, FtM JSON).",
+    Path | None,
+    typer.Option("--lists", help="Folder of sanctions lists (UN XML, OFAC CSV, FtM JSON; plain or .gz). Default: "
+                 "the version `update-lists` made current, else the snapshot shipped in the package.",
                  envvar="BAUHINIA_SANCTIONS_DIR"),
 ]
-DEFAULT_LISTS = Path("../shared/data/sanctions")
+DEFAULT_LISTS: Path | None = None  # resolved at run time by _lists_dir
 csv_rows_max: int = 1_000_000
+
+
+def _lists_dir(lists: Path | None) -> Path:
+    from bauhinia.adapters.screening.lists import current_lists_dir
+    from bauhinia.bootstrap import load_settings
+
+    return lists if lists is not None else current_lists_dir(load_settings().data_dir)
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
@@ -103,7 +111,7 @@ def screen_file(
     rows = _read_csv(file, {"full_name"})
     out = out or file.with_name(file.stem + ".hits.csv")
     started = time.perf_counter()
-    matcher = Matcher(load_lists(lists))
+    matcher = Matcher(load_lists(_lists_dir(lists)))
     console.print(f"indexed {matcher.list_names} listed names in {time.perf_counter() - started:.1f} s")
     query_schema = None if schema.lower() == "auto" else parse_party_schema(schema)
     flagged = 0
@@ -136,7 +144,7 @@ def screen_wallet(
     """Direct exposure (listed address) blocks; a transfer with a listed address one hop away alerts."""
     from bauhinia.adapters.screening.wallets import WalletScreener, load_transfers
 
-    screener = WalletScreener.from_files(lists, blacklist)
+    screener = WalletScreener.from_files(_lists_dir(lists), blacklist)
     assessment = screener.screen(address, load_transfers(transfers) if transfers else ())
     console.print(f"{assessment.address}: {assessment.decision.value}")
     for reason in assessment.reasons:
