@@ -206,6 +206,115 @@ def rescreen_all(
     return RescreenResult(version, False, len(customers), tuple(changes))
 
 
+@dataclass(frozen=True, slots=True)
+class DeltaRescreenResult:
+    list_version: str
+    customers_screened: int
+    names_screened: int  # subjects known only by name (e.g. issuance customers without a CDD record)
+    wallets_screened: int
+    changes: tuple[StatusChange, ...]
+    alerts: tuple[mon.Alert, ...]  # new alerts only
+    cases_opened: tuple[str, ...]
+    cases_updated: tuple[str, ...]
+
+
+_RANK = {cdd.OnboardingDecision.ACCEPTED: 0, cdd.OnboardingDecision.HELD: 1, cdd.OnboardingDecision.REFUSED: 2}
+delta_subjects_max = 1_000_000
+
+
+def _list_alert(subject: str, severity: mon.Severity, summary: str, version: str, now_ns: int,
+                facts: tuple[tuple[str, str], ...]) -> mon.Alert:
+    rule = mon.RuleName.LISTED_EXPOSURE
+    event_ids = (f"list-update:{version}:{subject}",)
+    return mon.Alert(mon.alert_id_for(rule, subject, event_ids), rule, subject, severity, summary[:500], event_ids,
+                     (("list_version", version), *facts), now_ns, now_ns, 0)
+
+
+def rescreen_delta(
+    store: ComplianceStore,
+    delta: Screener,
+    *,
+    wallets: Sequence[tuple[str, str]] = (),
+    names: Sequence[tuple[str, str]] = (),
+    actor: str,
+    now_ns: int,
+) -> DeltaRescreenResult:
+    """After a list update: screen every active customer (each party, recorded with the new list version),
+    every `(subject, name)` known only by name and every `(address, customer id)` wallet against `delta`, a
+    screener over the entities and addresses the update added or changed. A match only ever tightens a
+    customer's status (accepted -> held -> refused; nothing is cleared here) and raises a listed-exposure alert
+    that opens, or joins, the subject's case."""
+    version = delta.list_version
+    customers = store.list_customers()
+    if len(customers) + len(names) + len(wallets) > delta_subjects_max:
+        raise ValidationError(f"more than {delta_subjects_max} subjects in one list-update re-screen")
+    changes: list[StatusChange] = []
+    alerts: list[mon.Alert] = []
+    screened = 0
+    for stored in customers:
+        customer: cdd.Customer = stored.customer
+        if customer.relationship_ended_on is not None:
+            continue
+        screened += 1
+        with store.transaction() as tx:
+            results = _screen_all_parties(tx, delta, customer, "list-update", now_ns)
+            tx.set_list_version(customer.customer_id, version)
+            decision, reason = _worst(results)
+            before: cdd.OnboardingDecision = stored.status
+            if decision is cdd.OnboardingDecision.ACCEPTED:
+                continue
+            if _RANK[decision] > _RANK[before]:
+                tx.set_customer_status(customer.customer_id, decision, f"list update {version}: {reason}", actor,
+                                       now_ns)
+                changes.append(StatusChange(customer.customer_id, before, decision, reason))
+        severity = mon.Severity.HIGH if decision is cdd.OnboardingDecision.REFUSED else mon.Severity.MEDIUM
+        alerts.append(_list_alert(customer.customer_id, severity, f"list update {version}: {reason}", version,
+                                  now_ns, (("before", before.value), ("after", decision.value))))
+    for subject, name in names:
+        hits = delta.screen_name(name)
+        outcome = decide_screening(subject, best_hits(hits, hits_per_party_max) if hits else (),
+                                   store.false_positives(subject))
+        store.add_screening(ScreeningRecordData(subject, subject, "list-update", version, outcome.decision,
+                                                outcome.hits, outcome.suppressed, now_ns))
+        if outcome.decision is ScreeningDecision.CLEAR:
+            continue
+        best = outcome.hits[0]
+        severity = mon.Severity.HIGH if outcome.decision is ScreeningDecision.HIT else mon.Severity.MEDIUM
+        alerts.append(_list_alert(subject, severity, f"list update {version}: {name!r} ~ {best.entity_id} "
+                                  f"'{best.matched_name}' ({best.score:.2f})", version, now_ns,
+                                  (("decision", outcome.decision.value), ("entity_id", best.entity_id))))
+    for address, customer_id in wallets:
+        assessment = delta.screen_wallet(address)
+        if assessment.decision is WalletDecision.CLEAR:
+            continue
+        severity = mon.Severity.HIGH if assessment.decision is WalletDecision.BLOCK else mon.Severity.MEDIUM
+        alerts.append(_list_alert(assessment.address, severity,
+                                  f"list update {version}: wallet of {customer_id or 'unknown'} "
+                                  f"{assessment.decision.value}: {'; '.join(assessment.reasons)}", version, now_ns,
+                                  (("customer_id", customer_id), ("decision", assessment.decision.value))))
+    opened: list[str] = []
+    updated: list[str] = []
+    with store.transaction() as tx:
+        new_alerts = tx.put_alerts(alerts, now_ns)
+        open_by_subject = {c.subject: c for c in tx.list_cases() if c.is_open}
+        for alert in new_alerts:
+            case = open_by_subject.get(alert.subject)
+            if case is None:
+                customer_id = "" if alert.subject.lower().startswith("0x") else alert.subject
+                case, event = cs.open_case(_next_case_id(tx), [alert], actor, now_ns, customer_id)
+                tx.save_case(case, event)
+                open_by_subject[alert.subject] = case
+                opened.append(case.case_id)
+                continue
+            case, event = cs.link_alert(case, alert, actor, now_ns)
+            tx.save_case(case, event)
+            open_by_subject[alert.subject] = case
+            updated.append(case.case_id)
+    store.set_state(LIST_VERSION_KEY, version)
+    return DeltaRescreenResult(version, screened, len(names), len(wallets), tuple(changes), tuple(new_alerts),
+                               tuple(opened), tuple(dict.fromkeys(c for c in updated if c not in opened)))
+
+
 def review_false_positive(
     store: ComplianceStore,
     screener: Screener,

@@ -129,6 +129,11 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def read_list_bytes(path: Path) -> bytes:
+    """A list file's bytes, decompressed when it is stored as `.gz` (bounded like every loader's read)."""
+    return _read_bytes(path)
+
+
 def _text(path: Path) -> str:
     data = _read_bytes(path).rstrip(b"\x1a")  # OFAC files end with a DOS end-of-file mark
     try:

@@ -165,3 +165,71 @@ def check_travel_rule(
         raise ValidationError(f"{payload}: cannot read JSON ({exc})") from exc
     validate_ivms101(data, amount_hkd_minor)
     console.print(f"{payload}: valid IVMS101, complete for HKD {amount_hkd_minor // 100}.{amount_hkd_minor % 100:02d}")
+
+
+@app.command("update-lists")
+def update_lists(
+    min_ratio: Annotated[float, typer.Option(help="Refuse a list whose entity count fell below this share of the "
+                                                  "version in use.")] = 0.9,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed for each download.")] = 60.0,
+    opensanctions: Annotated[bool, typer.Option(help="Also fetch OpenSanctions' FollowTheMoney export.")] = False,
+    actor: Annotated[str, typer.Option("--actor", help="Who is acting (recorded on status changes and cases).",
+                                       envvar="BAUHINIA_ACTOR")] = "cli",
+) -> None:
+    """Download the current lists from their publishers (UN, OFAC; URLs in BAUHINIA_LIST_URL_<FILE>), verify them,
+    store them as a new version under <data dir>/sanctions and use it from now on; then re-screen every customer
+    and known wallet against what was added or changed, opening alerts and cases for new hits."""
+    import os
+    from datetime import UTC, datetime
+
+    from bauhinia.adapters.screening import list_update as lu
+    from bauhinia.adapters.screening.lists import current_lists_dir
+    from bauhinia.adapters.store.compliance_repo import ComplianceRepository
+    from bauhinia.adapters.store.db import make_engine, migrate
+    from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
+    from bauhinia.adapters.store.ledger_store import SqlLedger
+    from bauhinia.bootstrap import load_settings
+    from bauhinia.entrypoints.cli.compliance import _pepper
+    from bauhinia.services import compliance as svc
+
+    if os.environ.get("BAUHINIA_SANCTIONS_DIR"):
+        raise ValidationError("BAUHINIA_SANCTIONS_DIR is set, so screening reads that folder and would not use an "
+                              "updated version: unset it to update the lists", code="sanctions_dir_pinned")
+    data_dir = load_settings().data_dir
+    previous_dir = current_lists_dir(data_dir)
+    started = time.perf_counter()
+    result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(opensanctions=opensanctions),
+                             now=datetime.now(UTC), min_ratio=min_ratio, timeout_s=timeout)
+
+    def counts(c: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in c.items()) + f" (total {sum(c.values())})"
+
+    if result.unchanged:
+        console.print(f"lists unchanged: the publishers' copies are those of version {result.previous_version} "
+                      f"({counts(result.counts)}); nothing stored")
+        return
+    console.print(f"lists updated: {result.previous_version} -> {result.version} in "
+                  f"{time.perf_counter() - started:.1f} s, stored in {result.directory}")
+    console.print(f"  entities before: {counts(result.previous_counts)}")
+    console.print(f"  entities now:    {counts(result.counts)}")
+    console.print(f"  delta: {len(result.added)} added, {len(result.changed)} changed, {result.removed} removed, "
+                  f"{len(result.added_addresses)} listed addresses added")
+    engine = make_engine(load_settings().resolved_database_url())
+    migrate(engine)
+    repo = ComplianceRepository(engine, pepper=_pepper())
+    issuance = SqlIssuanceStore(engine, SqlLedger(engine, time.time_ns))
+    cdd_ids = {s.customer.customer_id for s in repo.list_customers()}
+    names = [(c.id, c.name) for c in issuance.customers() if c.id not in cdd_ids]
+    wallets = [(w.address, w.customer_id) for w in issuance.wallets()]
+    run = svc.rescreen_delta(repo, lu.DeltaScreener(result), wallets=wallets, names=names, actor=actor,
+                             now_ns=time.time_ns())
+    console.print(f"re-screened {run.customers_screened} customers, {run.names_screened} other named customers and "
+                  f"{run.wallets_screened} wallets against the delta of {run.list_version}: "
+                  f"{len(run.alerts)} new alerts, {len(run.cases_opened)} cases opened, "
+                  f"{len(run.cases_updated)} cases updated")
+    for change in run.changes:
+        console.print(f"  {change.customer_id}: {change.before.value} -> {change.after.value} ({change.reason})")
+    for alert in run.alerts:
+        console.print(f"  [{alert.severity.value}] {alert.alert_id} {alert.subject}: {alert.summary}")
+    for case_id in run.cases_opened:
+        console.print(f"  opened {case_id}")
