@@ -1,5 +1,6 @@
-"""Shared fixtures. PostgreSQL and other services: under CI=true a missing service fails the run;
-elsewhere its tests skip with the reason."""
+"""Shared fixtures. A missing service or tool (PostgreSQL, NATS, the Hardhat node, chromium, wrk) goes through
+`service_missing`: under CI=true it fails the run, elsewhere its tests skip with the reason. Data the tests read
+(sanctions snapshot, ISO 20022 samples) is in the tree, so a missing file fails everywhere."""
 
 from __future__ import annotations
 
