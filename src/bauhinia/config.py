@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     chain_dev_funding: bool = False
     # scrypt cost of new role keystores; 0 = eth-account's strong default (tests lower it to stay fast).
     keystore_scrypt_n: int = 0
+    # Refused attempts (401/403/429, idempotency conflicts, console CSRF and sign-in failures) are audited: at most
+    # this many records per (client or address, reason) per minute; the rest are counted and noted in the next one.
+    refusal_audit_per_minute: int = 10
+    # Console sign-in: this many failures within the window (per client id and per address) lock it out.
+    console_signin_failures_max: int = 5
+    console_signin_window_s: int = 900
+    console_signin_lockout_s: int = 900
+    console_session_ttl_s: int = 8 * 3600
 
     def bank_dir(self) -> Path:
         return self.data_dir / "bank"

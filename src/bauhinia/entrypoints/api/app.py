@@ -20,6 +20,7 @@ from bauhinia.entrypoints.api import problems
 from bauhinia.entrypoints.api.auth import TokenIssuer
 from bauhinia.entrypoints.api.body_limits import BodyLimits
 from bauhinia.entrypoints.api.observability import Metrics, MetricsMiddleware
+from bauhinia.entrypoints.api.refusals import RefusalAuditor
 from bauhinia.entrypoints.process import settle_recursion_limit
 
 API_PREFIX = "/v1"
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     metrics = Metrics(outbox_stats)
     app.state.metrics = metrics
+    app.state.refusals = RefusalAuditor(container.engine, container.clock, metrics.registry,
+                                        container.settings.refusal_audit_per_minute)
     # Body limits sit inside the metrics (so refusals are counted and logged) and outside everything else: no
     # parser and no authentication sees a body before its size and JSON depth are checked.
     s = container.settings

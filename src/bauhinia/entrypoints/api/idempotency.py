@@ -76,6 +76,8 @@ class IdempotentRoute(APIRoute):
             stored = await run_in_threadpool(creds.idempotency_reserve, engine, principal.subject, key, digest)
             if stored is not None:
                 if stored.request_sha256 != digest:
+                    await problems.note_refusal(request, 409, "idempotency_key_reused",
+                                                f"Idempotency-Key {key[:64]} reused with a different request")
                     return problems.problem_response(
                         request, status=409, code="idempotency_key_reused", title="Idempotency key reused",
                         detail="this Idempotency-Key was used with a different request",
@@ -92,6 +94,7 @@ class IdempotentRoute(APIRoute):
             try:
                 response = await handler(request)
             except BauhiniaError as exc:
+                await problems.note_refusal(request, exc.http_status, exc.code, exc.detail)
                 response = problems.from_error(request, exc)
             except BaseException:
                 await run_in_threadpool(creds.idempotency_release, engine, principal.subject, key)

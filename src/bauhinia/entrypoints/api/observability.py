@@ -155,6 +155,17 @@ class _OutboxCollector:
         ]
 
 
+def _client_of(scope: dict[str, Any]) -> str:
+    """The client the request authenticated as (API principal or console session), else "-"."""
+    state = scope.get("state")
+    if not isinstance(state, dict):
+        return "-"
+    principal = state.get("principal")
+    if principal is None:
+        principal = getattr(state.get("console_session"), "principal", None)
+    return str(getattr(principal, "client_id", None) or "-")
+
+
 class MetricsMiddleware:
     """Pure ASGI: request id, metrics by route template and status, one JSON access log line per request."""
 
@@ -170,6 +181,7 @@ class MetricsMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
         token = request_id_var.set(rid)
+        scope.setdefault("state", {})  # shared with the request: the access line names who authenticated
         status = {"code": 500}
         start = time.perf_counter()
 
@@ -191,8 +203,12 @@ class MetricsMiddleware:
             self.metrics.requests.labels(method, template, str(status["code"])).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
             if self.log.isEnabledFor(logging.INFO):
+                client = _client_of(scope)
+                peer = scope.get("client")
+                address = str(peer[0]) if peer else "-"
                 self.log.info(
-                    "%s %s %s", method, template, status["code"],
-                    extra={"status": status["code"], "duration_ms": round(elapsed * 1000, 3)},
+                    "%s %s %s client=%s addr=%s", method, template, status["code"], client, address,
+                    extra={"status": status["code"], "duration_ms": round(elapsed * 1000, 3), "client": client,
+                           "remote_addr": address},
                 )
             request_id_var.reset(token)

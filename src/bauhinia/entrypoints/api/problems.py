@@ -85,9 +85,21 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+async def note_refusal(request: Request, status: int, code: str, detail: str) -> None:
+    """Refused attempts (401, 403, 429, idempotency conflicts, ...) go to the audit log (rate-limited): see
+    `refusals`. The auditor is on `app.state.refusals` (absent in apps built without one)."""
+    auditor = getattr(request.app.state, "refusals", None)
+    if auditor is not None:
+        from bauhinia.entrypoints.api.refusals import is_refusal
+
+        if is_refusal(status, code):
+            await auditor.arecord(request, status=status, reason=code, detail=detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(BauhiniaError)
     async def _bauhinia(request: Request, exc: BauhiniaError) -> JSONResponse:
+        await note_refusal(request, exc.http_status, exc.code, exc.detail)
         return from_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -102,6 +114,7 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}.get(
             exc.status_code, f"http_{exc.status_code}"
         )
+        await note_refusal(request, exc.status_code, code, str(exc.detail))
         return problem_response(
             request, status=exc.status_code, code=code, title=str(exc.detail) or "HTTP error",
             detail=str(exc.detail), headers=getattr(exc, "headers", None),

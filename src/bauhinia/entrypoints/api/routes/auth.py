@@ -52,6 +52,7 @@ def issue_token(
         raise Unauthenticated("client_id and client_secret are required", code="invalid_client")
     client = creds.authenticate_client(container.engine, client_id, client_secret)
     if client is None:
+        request.state.claimed_client_id = client_id[:64]  # for the refusal's audit entry (see api.refusals)
         raise Unauthenticated("unknown client or wrong secret", code="invalid_client")
     scopes = set(scope.split()) if scope else {"*"}
     token, ttl = request.app.state.tokens.issue(client, scopes)
