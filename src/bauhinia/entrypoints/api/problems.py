@@ -85,7 +85,7 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def note_refusal(request: Request, status: int, code: str, detail: str) -> None:
+async def note_refusal(request: Request, status: int, code: str, detail: str, area: str = "api") -> None:
     """Refused attempts (401, 403, 429, idempotency conflicts, ...) go to the audit log (rate-limited): see
     `refusals`. The auditor is on `app.state.refusals` (absent in apps built without one)."""
     auditor = getattr(request.app.state, "refusals", None)
@@ -93,7 +93,7 @@ async def note_refusal(request: Request, status: int, code: str, detail: str) ->
         from bauhinia.entrypoints.api.refusals import is_refusal
 
         if is_refusal(status, code):
-            await auditor.arecord(request, status=status, reason=code, detail=detail)
+            await auditor.arecord(request, status=status, reason=code, detail=detail, area=area)
 
 
 def install(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ def mount(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from bauhinia.domain.errors import BauhiniaError
+    from bauhinia.entrypoints.api.problems import note_refusal
     from bauhinia.entrypoints.web import console, transparency
     from bauhinia.entrypoints.web.templating import STATIC_DIR, STATIC_PREFIX
 
@@ -23,6 +24,7 @@ def mount(app: Any) -> None:
         if isinstance(exc, BauhiniaError):
             page = console.console_error(request, exc)
             if page is not None:
+                await note_refusal(request, exc.http_status, exc.code, exc.detail, area="console")
                 return page
         if api_handler is None:  # pragma: no cover - create_app always installs one
             raise exc

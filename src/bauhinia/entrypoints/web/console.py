@@ -28,10 +28,12 @@ from bauhinia.entrypoints.web.session import (
     CsrfRefused,
     LoginRequired,
     Session,
+    SignInLocked,
     check_csrf,
     current_session,
     new_login_csrf,
     sign_in,
+    sign_out,
 )
 from bauhinia.entrypoints.web.templating import render
 
@@ -114,10 +116,10 @@ def login(
     client_secret: Annotated[str, Form(max_length=256)], csrf_token: CsrfField,
 ) -> Response:
     check_csrf(request, csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
-    token = sign_in(request, client_id.strip(), client_secret.strip())
+    session_id = sign_in(request, client_id.strip(), client_secret.strip())
     response = RedirectResponse("/console", status_code=303)
-    ttl = request.app.state.tokens.ttl_s
-    response.set_cookie(SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="strict", path=COOKIE_PATH,
+    ttl = request.app.state.container.settings.console_session_ttl_s
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=ttl, httponly=True, samesite="strict", path=COOKIE_PATH,
                         secure=request.url.scheme == "https")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=COOKIE_PATH)
     return response
@@ -127,6 +129,7 @@ def login(
 def logout(request: Request, csrf_token: CsrfField) -> Response:
     session = current_session(request)
     check_csrf(request, csrf_token, session.csrf)
+    sign_out(request, session)  # revoked server-side: the cookie, even replayed, opens nothing any more
     response = RedirectResponse("/console/login?msg=Signed+out.&level=ok", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
@@ -287,13 +290,29 @@ def install_handlers(app: Any) -> None:
         return response
 
     async def csrf_refused(request: Request, exc: Exception) -> Response:
+        auditor = getattr(request.app.state, "refusals", None)
+        if auditor is not None:
+            await auditor.arecord(request, status=403, reason="csrf_refused", detail=str(exc), area="console")
         return render(request, "error.html", {
             "session": None, "nav": [], "status": 403, "title": "Form refused",
             "detail": "This form was not sent from a current console page (CSRF check). Reload and try again.",
         }, status_code=403)
 
+    async def signin_locked(request: Request, exc: Exception) -> Response:
+        retry = exc.retry_after_s if isinstance(exc, SignInLocked) else 900
+        minutes = max(1, (retry + 59) // 60)
+        response = render(request, "login.html", {
+            "csrf": request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf(), "session": None, "nav": [],
+            "level": "error",
+            "message": f"Too many failed sign-ins: signing in is locked for about {minutes} minutes. Try again "
+                       "later or ask an administrator.",
+        }, status_code=429)
+        response.headers["Retry-After"] = str(retry)
+        return response
+
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfRefused, csrf_refused)
+    app.add_exception_handler(SignInLocked, signin_locked)
 
 
 def console_error(request: Request, exc: BauhiniaError) -> Response | None:
