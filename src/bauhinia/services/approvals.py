@@ -10,6 +10,7 @@ the same transaction as the state change.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 from bauhinia.domain import approvals as apv
 from bauhinia.domain.errors import BauhiniaError, ConflictError, NotFoundError, ValidationError
 from bauhinia.ports import ApprovalsStore, ApprovalsUnit, Clock
+
+log = logging.getLogger(__name__)
 
 # An executor gets the operation's parameters and an idempotency key; it returns a JSON-able result.
 Executor = Callable[[Mapping[str, Any], str], Mapping[str, Any] | None]
@@ -107,7 +110,21 @@ class ApprovalService:
             request = apv.reject(request, self._policy(request.kind), actor, frozenset(roles), now_ns, reason)
             uow.save(request)
             self._record(uow, request, actor, "rejected", now_ns)
+        self._rejected(request, actor, reason)
         return request
+
+    def _rejected(self, request: apv.ApprovalRequest, actor: str, reason: str) -> None:
+        """Tell the operation's owner its request was rejected (an executor's `on_reject(params, actor, reason)`,
+        e.g. a freeze request then becomes rejected instead of staying pending). The rejection stands even if
+        that fails; the failure is logged."""
+        on_reject = getattr(self.executors.get(request.kind), "on_reject", None)
+        if on_reject is None:
+            return
+        try:
+            on_reject(request.params, actor, reason)
+        except BauhiniaError:
+            log.warning("approval %s rejected, but its %s could not be closed", request.id, request.kind,
+                        exc_info=True)
 
     def execute(self, request_id: str, *, actor: str, retry: bool = False) -> apv.ApprovalRequest:
         """Run an approved request's executor exactly once (claim, run, record)."""

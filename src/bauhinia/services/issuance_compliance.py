@@ -413,4 +413,13 @@ def freeze_executor(gate_of: Callable[[], ComplianceGate], chains_of: Callable[[
         return {"freeze_request": request_id, "state": done.state.value, "addresses": list(done.addresses),
                 "tx_hashes": [t.tx_hash for t in freezer.sent] or [done.chain_tx_hash]}
 
+    def on_reject(params: Mapping[str, Any], actor: str, reason: str) -> None:
+        """The approval was rejected: the freeze request is rejected too (by the same checker), not left pending."""
+        gate = gate_of()
+        request_id = str(params["freeze_request"])
+        if gate.store.get_freeze(request_id).state is cs.FreezeState.PENDING:
+            cmp_svc.reject_freeze(gate.store, request_id, approver=actor, note=reason or "approval rejected",
+                                  now_ns=clock_ns())
+
+    execute.on_reject = on_reject  # type: ignore[attr-defined]
     return execute

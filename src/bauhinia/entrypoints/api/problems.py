@@ -96,6 +96,23 @@ async def note_refusal(request: Request, status: int, code: str, detail: str, ar
             await auditor.arecord(request, status=status, reason=code, detail=detail, area=area)
 
 
+CANDIDATE_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes on this request's path. Starlette's 405 names only the methods of
+    the first route whose path matched, though several routes (GET and POST on a collection) share a path. Each
+    method is tried against the app's routes through their public `matches` (included routers answer for theirs)."""
+    from starlette.routing import Match
+
+    methods = []
+    for method in CANDIDATE_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(BauhiniaError)
     async def _bauhinia(request: Request, exc: BauhiniaError) -> JSONResponse:
@@ -115,9 +132,12 @@ def install(app: FastAPI) -> None:
             exc.status_code, f"http_{exc.status_code}"
         )
         await note_refusal(request, exc.status_code, code, str(exc.detail))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return problem_response(
             request, status=exc.status_code, code=code, title=str(exc.detail) or "HTTP error",
-            detail=str(exc.detail), headers=getattr(exc, "headers", None),
+            detail=str(exc.detail), headers=headers,
         )
 
     @app.exception_handler(Exception)

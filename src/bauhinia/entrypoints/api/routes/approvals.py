@@ -14,6 +14,7 @@ from bauhinia.entrypoints.api.auth import ADMIN, AUDITOR, COMPLIANCE, OPERATOR, 
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.schemas import Text
 
 router = APIRouter(prefix="/approvals", route_class=IdempotentRoute, tags=["approvals"])
 
@@ -78,11 +79,11 @@ def get_approval(
 
 
 class DecisionCreate(BaseModel):
-    comment: str = Field(default="", max_length=500)
+    comment: Text = Field(default="", max_length=500)
 
 
 class RejectionCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @router.post("/{approval_id}/approve", response_model=ApprovalPublic)

@@ -24,6 +24,7 @@ from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
+from bauhinia.entrypoints.api.schemas import Name, Text
 from bauhinia.services import compliance as svc
 from bauhinia.services import issuance_compliance as gate_svc
 
@@ -198,7 +199,7 @@ def screenings(customer_id: CustomerId, container: ContainerDep, principal: Read
 
 class FalsePositiveCreate(BaseModel):
     entity_id: str = Field(min_length=1, max_length=128)
-    reason: str = Field(min_length=3, max_length=2_000)
+    reason: Text = Field(min_length=3, max_length=2_000)
 
 
 @router.post("/customers/{customer_id}/false-positives", response_model=CustomerCdd)
@@ -212,7 +213,7 @@ def review_false_positive(customer_id: CustomerId, body: FalsePositiveCreate, co
 
 
 class RescreenCreate(BaseModel):
-    reason: str = Field(min_length=3, max_length=300, description="why (e.g. 'OFAC update 2026-11-26')")
+    reason: Text = Field(min_length=3, max_length=300, description="why (e.g. 'OFAC update 2026-11-26')")
     force: bool = False
 
 
@@ -348,21 +349,21 @@ def get_case(case_id: CaseId, container: ContainerDep, principal: Read) -> CaseD
 
 
 class AssignCreate(BaseModel):
-    assignee: str = Field(min_length=1, max_length=128)
+    assignee: Name = Field(min_length=1, max_length=128)
 
 
 class NoteCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+    text: Text = Field(min_length=1, max_length=10_000)
 
 
 class EscalateCreate(BaseModel):
-    to: str = Field(min_length=1, max_length=128)
-    reason: str = Field(min_length=1, max_length=10_000)
+    to: Name = Field(min_length=1, max_length=128)
+    reason: Text = Field(min_length=1, max_length=10_000)
 
 
 class CloseCreate(BaseModel):
     reason: str = Field(pattern=r"^(false_positive|activity_explained|str_filed|relationship_exited|duplicate)$")
-    note: str = Field(min_length=1, max_length=10_000)
+    note: Text = Field(min_length=1, max_length=10_000)
 
 
 def _now(container: Any) -> int:
@@ -394,7 +395,7 @@ def close_case(case_id: CaseId, body: CloseCreate, container: ContainerDep, prin
 
 
 class StrCreate(BaseModel):
-    institution_name: str = Field(default="", max_length=200)
+    institution_name: Text = Field(default="", max_length=200)
 
 
 class StrPublic(BaseModel):
@@ -425,7 +426,7 @@ def export_str(case_id: CaseId, body: StrCreate, container: ContainerDep, princi
 
 class FreezeCreate(BaseModel):
     addresses: list[str] = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=3, max_length=2_000)
+    reason: Text = Field(min_length=3, max_length=2_000)
 
 
 @router.post("/cases/{case_id}/freezes", status_code=status.HTTP_202_ACCEPTED, response_model=ApprovalPublic)
@@ -445,7 +446,7 @@ def list_freezes(container: ContainerDep, principal: Read) -> list[dict[str, Any
 
 
 class FreezeApprove(BaseModel):
-    comment: str = Field(default="", max_length=500)
+    comment: Text = Field(default="", max_length=500)
 
 
 def _approval_for(container: Any, request_id: str) -> str:

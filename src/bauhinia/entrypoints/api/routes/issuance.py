@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Response, status
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import issuance as iss
-from bauhinia.domain.errors import NotFoundError, ValidationError
+from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
 from bauhinia.domain.limits import int64_max
 from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.entrypoints.api.auth import (
@@ -30,6 +30,7 @@ from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import REPLAYED_HEADER, SERVICE_KEYED, IdempotentRoute, idempotency_header
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
+from bauhinia.entrypoints.api.schemas import Minor, Name, Text
 from bauhinia.services import issuance as svc
 from bauhinia.services.bank_intake import hold_upload, summary
 
@@ -53,7 +54,7 @@ def _fiat(code: str) -> Currency:
 
 class CustomerCreate(BaseModel):
     customer_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class CustomerPublic(BaseModel):
@@ -71,13 +72,20 @@ def _customer_public(c: iss.Customer) -> CustomerPublic:
 def create_customer(body: CustomerCreate, container: ContainerDep,
                     principal: Annotated[Principal, Depends(require(OPERATOR, COMPLIANCE, ADMIN,
                                                                     scope="issuance:write"))]) -> CustomerPublic:
-    """Open a customer (status onboarding: due diligence clears it)."""
+    """Open a customer (status onboarding: due diligence clears it). Posting the same customer again is
+    idempotent; the same id with other data is a 409 (`customer_exists`), never the old record under a 201."""
+    try:
+        existing = container.issuance.store.customer(body.customer_id)
+    except NotFoundError:
+        existing = None
+    if existing is not None and existing.name != body.name:
+        raise ConflictError(f"customer {body.customer_id} exists with other data", code="customer_exists")
     return _customer_public(svc.onboard_customer(container.issuance, body.customer_id, body.name, cleared=False))
 
 
 class StatusChange(BaseModel):
     status: str = Field(pattern=r"^(onboarding|cleared|suspended)$")
-    reason: str = Field(min_length=3, max_length=300)
+    reason: Text = Field(min_length=3, max_length=300)
 
 
 @router.post("/customers/{customer_id}/status", response_model=CustomerPublic)
@@ -128,7 +136,7 @@ def _own_or_404(principal: Principal, customer_id: str) -> None:
 class BankAccountCreate(BaseModel):
     account: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")
     scheme: str = Field(default="BBAN", pattern=r"^(IBAN|BBAN|OTHR)$")
-    holder_name: str = Field(min_length=1, max_length=140)
+    holder_name: Name = Field(min_length=1, max_length=140)
     currency: FiatCode
     bic: str | None = Field(default=None, pattern=r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 
@@ -291,7 +299,7 @@ def run_mint(body: RunRequest, container: ContainerDep,
 class RedemptionCreate(BaseModel):
     customer_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     currency: FiatCode
-    amount_minor: int = Field(gt=0, le=int64_max // 10_000)
+    amount_minor: Minor = Field(gt=0, le=int64_max // 10_000)
     wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     bank_account: str = Field(min_length=1, max_length=64)
 
@@ -406,7 +414,7 @@ def redemption_deadlines(container: ContainerDep,
 
 
 class RecoverRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=300)
+    reason: Text = Field(min_length=3, max_length=300)
 
 
 @router.post("/issuance/recover")

@@ -3,7 +3,6 @@ register with its regulator-notification step."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -14,6 +13,7 @@ from bauhinia.entrypoints.api.auth import ADMIN, AUDITOR, COMPLIANCE, OPERATOR, 
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.schemas import ApiDate
 
 router = APIRouter(prefix="/regulatory", route_class=IdempotentRoute, tags=["regulatory"])
 READERS = (OPERATOR, TREASURY, COMPLIANCE, AUDITOR, ADMIN)
@@ -48,7 +48,7 @@ def register(_: Annotated[Principal, Depends(require(*READERS, scope="regulatory
 @router.get("/daily-statement")
 def daily_statement(
     container: ContainerDep, principal: Annotated[Principal, Depends(require(*READERS, scope="regulatory:read"))],
-    as_of: Annotated[date | None, Query(description="Hong Kong date; default today")] = None,
+    as_of: Annotated[ApiDate | None, Query(description="Hong Kong date; default today")] = None,
 ) -> dict[str, Any]:
     from bauhinia.services import regulatory as svc
 

@@ -29,6 +29,7 @@ from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
+from bauhinia.entrypoints.api.schemas import ApiDate, BaseUnits, Text
 from bauhinia.services import reserves as svc
 from bauhinia.services.regulatory import hk_today
 
@@ -93,7 +94,7 @@ def coverage(
     _: Annotated[Principal, Depends(require(*READERS, scope="reserves:read"))],
     outstanding_base_units: Annotated[int, Query(ge=0, le=int64_max, description="coins outstanding, frozen too")],
     in_flight_base_units: Annotated[int, Query(ge=0, le=int64_max)] = 0,
-    as_of: Annotated[date | None, Query()] = None,
+    as_of: Annotated[ApiDate | None, Query()] = None,
 ) -> CoveragePublic:
     """Value the pool against the liabilities given (read-only: nothing is recorded)."""
     day = as_of or hk_today(container.clock.now_ns())
@@ -130,7 +131,7 @@ def breaker_status(
 
 
 class BreakerChange(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @router.post("/breakers/{coin}/trip", response_model=BreakerPublic)
@@ -199,7 +200,7 @@ def incidents(
 class ProofCheck(BaseModel):
     proof: dict[str, Any] = Field(description="the inclusion proof JSON a holder downloaded")
     root_hash_hex: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
-    root_total_base_units: int | None = Field(default=None, ge=0, le=int64_max)
+    root_total_base_units: BaseUnits | None = Field(default=None, ge=0, le=int64_max)
     holder_id: str | None = Field(default=None, max_length=256)
 
 

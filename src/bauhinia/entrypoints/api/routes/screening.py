@@ -11,6 +11,7 @@ from bauhinia.domain import compliance as cmp
 from bauhinia.entrypoints.api.auth import ADMIN, COMPLIANCE, OPERATOR, Principal, require
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
+from bauhinia.entrypoints.api.schemas import StrictCount
 
 router = APIRouter(prefix="/screening", route_class=IdempotentRoute, tags=["screening"])
 
@@ -22,7 +23,7 @@ class NameScreen(BaseModel):
     schema_: cmp.PartySchema | None = Field(default=None, alias="schema")
     date_of_birth: str = Field(default="", max_length=10, pattern=r"^(\d{4}(-\d{2}(-\d{2})?)?)?$")
     nationality: str = Field(default="", max_length=64)
-    limit: int = Field(default=5, ge=1, le=50)
+    limit: StrictCount = Field(default=5, ge=1, le=50)
 
 
 class HitPublic(BaseModel):

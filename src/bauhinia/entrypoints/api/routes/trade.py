@@ -37,6 +37,7 @@ from bauhinia.entrypoints.api.auth import (
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
+from bauhinia.entrypoints.api.schemas import ApiDate, BaseUnits, Minor, Name, StrictCount, Text
 from bauhinia.services import settlement as svc
 
 router = APIRouter(prefix="/trade", route_class=IdempotentRoute, tags=["trade"])
@@ -93,9 +94,9 @@ def register_party(body: PartyCreate, container: ContainerDep,
 
 
 class LineItemBody(BaseModel):
-    description: str = Field(min_length=1, max_length=st.line_item_description_length_max)
-    quantity: int = Field(gt=0, le=int64_max)
-    amount_minor: int = Field(gt=0, le=int64_max // 10_000)
+    description: Name = Field(min_length=1, max_length=st.line_item_description_length_max)
+    quantity: StrictCount = Field(gt=0, le=int64_max)
+    amount_minor: Minor = Field(gt=0, le=int64_max // 10_000)
 
 
 class InvoiceCreate(BaseModel):
@@ -103,7 +104,7 @@ class InvoiceCreate(BaseModel):
     exporter_id: PartyIdText
     importer_id: PartyIdText
     currency: str = Field(pattern=r"^(CNH|HKD)$")
-    due_date: date
+    due_date: ApiDate
     line_items: list[LineItemBody] = Field(min_length=1, max_length=st.line_items_max)
     bill_of_lading_hash: Hash32
     packing_list_hash: Hash32
@@ -244,9 +245,9 @@ def funding_authorization(invoice_id: InvoiceId, container: ContainerDep,
 
 class FundRequest(BaseModel):
     method: str = Field(default="authorization", pattern=r"^(authorization|permit)$")
-    escrow_expiry_s: int | None = Field(default=None, gt=0, le=2**40)
-    valid_after: int | None = Field(default=None, ge=0, le=2**40)
-    valid_before: int | None = Field(default=None, gt=0, le=2**40)
+    escrow_expiry_s: StrictCount | None = Field(default=None, gt=0, le=2**40)
+    valid_after: StrictCount | None = Field(default=None, ge=0, le=2**40)
+    valid_before: StrictCount | None = Field(default=None, gt=0, le=2**40)
     signature: Signature | None = Field(default=None, description="the importer's EIP-3009 signature")
 
 
@@ -304,7 +305,7 @@ def refund_invoice(invoice_id: InvoiceId, container: ContainerDep,
 
 class DisputeRequest(BaseModel):
     party_id: PartyIdText = Field(description="the importer or the exporter disputing")
-    reason: str = Field(min_length=1, max_length=st.dispute_reason_length_max)
+    reason: Text = Field(min_length=1, max_length=st.dispute_reason_length_max)
 
 
 @router.post("/invoices/{invoice_id}/dispute", response_model=InvoicePublic)
@@ -327,11 +328,11 @@ class QuoteCreate(BaseModel):
     taker_id: PartyIdText
     maker_id: PartyIdText = Field(default=ISSUER_TREASURY, description="the issuer's treasury or a party")
     taker_currency: str = Field(pattern=r"^(CNH|HKD)$", description="what the taker pays")
-    taker_amount_base_units: int = Field(gt=0, le=int64_max)
+    taker_amount_base_units: BaseUnits = Field(gt=0, le=int64_max)
     rate: str = Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$",
                       description="one unit of the taker's currency in the maker's, e.g. 0.9213")
     rounding: str = Field(default="down", pattern=r"^(down|up|half_even)$")
-    ttl_s: int = Field(default=60, ge=st.quote_ttl_s_min, le=st.quote_ttl_s_max)
+    ttl_s: StrictCount = Field(default=60, ge=st.quote_ttl_s_min, le=st.quote_ttl_s_max)
 
 
 class QuotePublic(BaseModel):
