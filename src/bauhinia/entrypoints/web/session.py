@@ -128,6 +128,7 @@ def sign_in(request: Request, client_id: str, client_secret: str) -> str:
         _refused(request, 403, "console_not_staff", "a customer client tried the console", client.client_id)
         raise LoginRequired("The console is for the issuer's staff; customers use the API.")
     security.clear_failures(engine, keys[0])
+    security.prune_sessions(engine, now_ns)  # sessions past their expiry (signed out or not) are dropped
     return security.open_session(engine, client.client_id, now_ns, settings.console_session_ttl_s * 1_000_000_000)
 
 
