@@ -135,3 +135,12 @@ def test_csrf_refusals_are_audited(api: Api) -> None:
     assert r.status_code == 403
     entry = _refusals(api, "csrf_refused")[-1]
     assert entry["details"]["path"] == "/console/login" and entry["details"]["remote_addr"] == "testclient"
+
+
+def test_console_role_refusals_are_audited(api: Api) -> None:
+    secret = api.add_client("ops-7", {"treasury"})
+    c = TestClient(api.client.app)
+    assert _attempt(c, "ops-7", secret).status_code == 303
+    assert c.get("/console/controls", follow_redirects=False).status_code == 403
+    entry = _refusals(api, "role_not_allowed")[-1]
+    assert entry["actor"] == "client:ops-7" and entry["details"]["path"] == "/console/controls"
