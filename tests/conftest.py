@@ -10,6 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
+# Tests are demo runs: they may use the demo licence, accounts and CDD pepper, and keep screening out of the issuance
+# flow unless a test is about it (the lists take seconds to load). test_fail_closed.py checks the real defaults by
+# building Settings with demo=False. Subprocesses (the CLI and server tests) inherit these.
+os.environ.setdefault("BAUHINIA_DEMO", "1")
+os.environ.setdefault("BAUHINIA_SCREEN_ISSUANCE", "0")
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("BAUHINIA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -13,8 +12,11 @@ from typing import Any, cast
 from bauhinia.config import Settings
 
 
-def load_settings() -> Settings:
-    return Settings()
+def load_settings(*, demo: bool = False) -> Settings:
+    """The settings of this run from the environment. Outside a demo they must be an issuer's own: demo values
+    or missing secrets refuse to start (ConfigError `unsafe_defaults`, one line naming each)."""
+    settings = Settings(demo=True) if demo else Settings()
+    return settings.require_safe()
 
 
 class _LazyMap(Mapping[Any, Any]):
@@ -91,10 +93,14 @@ class Container:
                  screen_issuance: bool | None = None) -> None:
         self.settings = settings or load_settings()
         self.clock = clock or SystemClock()
-        # Compliance in the issuance flow (CDD, debtor/wallet screening, travel rule): on with
-        # BAUHINIA_SCREEN_ISSUANCE=1 or screen_issuance=True (the lists take seconds to load).
-        self.screen_issuance = (os.environ.get("BAUHINIA_SCREEN_ISSUANCE", "").lower() in ("1", "true", "yes")
-                                if screen_issuance is None else screen_issuance)
+        # Compliance in the issuance flow (CDD, debtor/wallet screening, travel rule): on unless a demo or test
+        # turns it off (Settings.screen_issuance; the lists take seconds to load).
+        self.screen_issuance = self.settings.screen_issuance if screen_issuance is None else screen_issuance
+        if not self.screen_issuance and not self.settings.demo:
+            from bauhinia.domain.errors import ConfigError
+
+            raise ConfigError("screening inside issuance cannot be switched off outside a demo",
+                              code="unsafe_defaults")
         self._lock = threading.RLock()
         self._local = threading.local()
 
@@ -225,8 +231,7 @@ class Container:
         """The compliance store (CDD records, screenings, alerts, cases, freeze requests, STRs)."""
         from bauhinia.adapters.store.compliance_repo import ComplianceRepository
 
-        return ComplianceRepository(self.engine, pepper=os.environ.get("BAUHINIA_CDD_PEPPER", "")
-                                    or "bauhinia-embedded-cdd-pepper")
+        return ComplianceRepository(self.engine, pepper=self.settings.resolved_cdd_pepper())
 
     @cached_property
     def compliance_gate(self) -> Any:
@@ -243,7 +248,7 @@ class Container:
         from bauhinia.adapters.screening.screener import ListScreener
 
         # BAUHINIA_SANCTIONS_DIR, else the version `update-lists` made current, else the packaged snapshot.
-        return ListScreener(current_lists_dir(self.settings.data_dir))
+        return ListScreener(current_lists_dir(self.settings.data_dir, self.settings.sanctions_dir))
 
     @cached_property
     def chains(self) -> Any:
@@ -266,7 +271,7 @@ class Container:
             from bauhinia.adapters.chain.web3_chain import Web3Chain
             from bauhinia.domain.money import Currency
 
-            cs = chain_settings()
+            cs = chain_settings(self.settings)
             w3 = connect_node(self.settings.chain_rpc_url)
             sender = TxSender(w3, TxJournal(self.engine))
             sender.recover()  # re-broadcast journaled transactions the node never saw (after a crash)
@@ -296,7 +301,7 @@ class Container:
         if self.settings.chain_rpc_url:
             from bauhinia.adapters.chain.node import chain_settings
 
-            confirmations = chain_settings().confirmations
+            confirmations = chain_settings(self.settings).confirmations
         return {fiat: ChainIndexer(self.engine, chain.w3, chain.address, confirmations=confirmations,
                                    clock_ns=self.clock.now_ns)
                 for fiat, chain in self.coin_chains.items()}
@@ -382,7 +387,7 @@ class Container:
             if self.settings.chain_rpc_url:
                 from bauhinia.adapters.chain.node import chain_settings
 
-                password = chain_settings().keystore_password
+                password = chain_settings(self.settings).keystore_password
                 roles = {r: load_or_create_role_key(self.settings.data_dir / "keystore", r, password,
                                                     self.settings.keystore_scrypt_n or None)
                          for r in SETTLEMENT_ROLES}

@@ -1,4 +1,9 @@
-"""Settings from the environment (prefix BAUHINIA_), with embedded defaults that need no set-up."""
+"""Settings from the environment (prefix BAUHINIA_): the only place the platform reads its environment.
+
+The embedded defaults need no set-up, and those that name the issuer (licence, reserve accounts, bank, CDD
+pepper) are demo values: a run that is not a demo (`bauhinia demo`, `console demo-data`, the tests, or
+BAUHINIA_DEMO=1) refuses to start while any of them is unset or still a demo value (`unsafe_defaults`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,25 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Values that only a demo may run with: an issuer's own figures must be configured.
+DEMO_VALUES: dict[str, str] = {
+    "licence_number": "HKMA-SC-DEMO-001",
+    "reserve_account_hkd": "012-875-001234-001",
+    "reserve_account_cnh": "012-875-001234-002",
+    "reserve_bank_bic": "HSBCHKHHXXX",
+    "cdd_pepper": "bauhinia-embedded-cdd-pepper",
+}
+DEMO_CNH_APPROVAL_REFERENCE = "PBOC-CB-DEMO-2025-001"
+cdd_pepper_length_min = 16
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BAUHINIA_", extra="ignore")
+
+    # A demo run may use the demo values above; anything else refuses to start with them (see unsafe_defaults).
+    demo: bool = False
+    # Print tracebacks of unexpected CLI errors.
+    debug: bool = False
 
     # Where the embedded SQLite database, keystores and generated files live.
     data_dir: Path = Path("var")
@@ -61,6 +82,27 @@ class Settings(BaseSettings):
     reserve_account_cnh: str = "012-875-001234-002"
     reserve_bank_bic: str = "HSBCHKHHXXX"
     licence_number: str = "HKMA-SC-DEMO-001"
+    # The secret that hashes customers' document numbers (CDD); at least 16 characters, never the demo one.
+    cdd_pepper: str = ""
+    # Screening of customers, payers and wallets inside the issuance flow: on; only a demo may turn it off.
+    screen_issuance: bool = True
+    # A folder of sanctions lists to use instead of the current version (`screening update-lists`).
+    sanctions_dir: Path | None = None
+    # JSON-RPC node: keystore password of the role keys, confirmations before a block counts as final, and the
+    # licence / mainland approval written into contracts deployed there.
+    chain_keystore_password: str = ""
+    chain_confirmations: int = 2
+    chain_licence_number: str = ""
+    chain_cnh_approval_reference: str = ""
+    # `screening update-lists`: each publisher's URL can be replaced (a mirror; tests point them at 127.0.0.1).
+    list_url_un_consolidated: str = ""
+    list_url_ofac_sdn: str = ""
+    list_url_ofac_alt: str = ""
+    list_url_ofac_add: str = ""
+    list_url_ofac_sdn_comments: str = ""
+    list_url_opensanctions: str = ""
+    # Password of the trade CLI's keystore (bauhinia trade ... --keystore).
+    trade_key_password: str = ""
     # Issuing an RMB-referenced coin outside the mainland needs this; empty: the CNH coin refuses to mint.
     cnh_mainland_approval_reference: str = ""
     subscription_fee_bps: int = 0
@@ -78,6 +120,47 @@ class Settings(BaseSettings):
     console_signin_window_s: int = 900
     console_signin_lockout_s: int = 900
     console_session_ttl_s: int = 8 * 3600
+
+    def resolved_cdd_pepper(self) -> str:
+        if self.cdd_pepper:
+            return self.cdd_pepper
+        if self.demo:
+            return DEMO_VALUES["cdd_pepper"]
+        from bauhinia.domain.errors import ConfigError
+
+        raise ConfigError("BAUHINIA_CDD_PEPPER is unset: customers' document numbers cannot be hashed",
+                          code="unsafe_defaults")
+
+    def unsafe_defaults(self) -> list[str]:
+        """Each setting a real issuer must configure that is still unset or a demo value (empty in a demo)."""
+        if self.demo:
+            return []
+        out = []
+        for name, demo_value in DEMO_VALUES.items():
+            value = str(getattr(self, name) or "")
+            env = "BAUHINIA_" + name.upper()
+            if not value:
+                out.append(f"{env} is unset")
+            elif value == demo_value:
+                out.append(f"{env} is the demo value")
+        if self.cdd_pepper and len(self.cdd_pepper) < cdd_pepper_length_min and self.cdd_pepper != DEMO_VALUES[
+                "cdd_pepper"]:
+            out.append(f"BAUHINIA_CDD_PEPPER is shorter than {cdd_pepper_length_min} characters")
+        if self.cnh_mainland_approval_reference == DEMO_CNH_APPROVAL_REFERENCE:
+            out.append("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE is the demo value")
+        if not self.screen_issuance:
+            out.append("BAUHINIA_SCREEN_ISSUANCE is off (only a demo may mint without screening)")
+        return out
+
+    def require_safe(self) -> Settings:
+        """Refuse to start a non-demo run on demo or missing values: one line naming each setting."""
+        problems = self.unsafe_defaults()
+        if problems:
+            from bauhinia.domain.errors import ConfigError
+
+            raise ConfigError("refusing to start outside a demo (set them, or BAUHINIA_DEMO=1 for a demo): "
+                              + "; ".join(problems), code="unsafe_defaults")
+        return self
 
     def bank_dir(self) -> Path:
         return self.data_dir / "bank"

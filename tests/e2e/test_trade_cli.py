@@ -10,7 +10,7 @@ from pathlib import Path
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bauhinia.entrypoints.cli.main", "trade", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120,
-                          env={"BAUHINIA_DATA_DIR": str(cwd / "var"), "PATH": "/usr/bin:/bin"})
+                          env={"BAUHINIA_DATA_DIR": str(cwd / "var"), "BAUHINIA_DEMO": "1", "PATH": "/usr/bin:/bin"})
 
 
 def test_quote_prices_exactly(tmp_path: Path) -> None:

@@ -172,5 +172,8 @@ def test_current_lists_dir_follows_the_pointer(tmp_path: Path, monkeypatch: pyte
     assert current_lists_dir(tmp_path) == version
     (tmp_path / "sanctions" / "CURRENT").write_text("../../etc\n")
     assert current_lists_dir(tmp_path) == SNAPSHOT_DIR
-    monkeypatch.setenv("BAUHINIA_SANCTIONS_DIR", str(tmp_path))
-    assert current_lists_dir(tmp_path) == tmp_path
+    monkeypatch.setenv("BAUHINIA_SANCTIONS_DIR", str(tmp_path))  # read through Settings only
+    assert current_lists_dir(tmp_path) == SNAPSHOT_DIR
+    from bauhinia.config import Settings
+
+    assert current_lists_dir(tmp_path, Settings().sanctions_dir) == tmp_path

@@ -61,3 +61,11 @@ class InvariantViolation(BauhiniaError):
     code = "invariant_violation"
     title = "Invariant violated"
     http_status = 500
+
+
+class ConfigError(BauhiniaError):
+    """The platform is configured unsafely (a demo value, a missing secret): it refuses to start."""
+
+    code = "config_error"
+    title = "Unsafe configuration"
+    http_status = 500

@@ -127,9 +127,10 @@ def make_issuer(data_dir: Path, *, database_url: str = "", chain_rpc_url: str = 
     """An issuer on the given store and chain, with both coins configured and capital paid in. `screening`
     wires compliance into issuance (CDD at onboarding, debtor and wallet screening, travel rule); `screener`
     replaces the shared lists (tests use a small list)."""
+    # A scenario (the demo, the console's demo data, tests) is a demo: it may run on the demo values.
     s = Settings(data_dir=data_dir, database_url=database_url, chain_rpc_url=chain_rpc_url,
                  cnh_mainland_approval_reference=approval or "", coverage_buffer_bps=buffer_bps,
-                 redemption_fee_bps=redemption_fee_bps, **settings)
+                 redemption_fee_bps=redemption_fee_bps, **{"demo": True, **settings})
     container = Container(s, **{"screen_issuance": screening, **(container_kwargs or {})})
     if screener is not None:
         container.__dict__["screener"] = screener

@@ -9,8 +9,8 @@ BAUHINIA_CHAIN_RPC_URL (Settings.chain_rpc_url) selects the node; these extra va
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from typing import Any
 
 from web3 import Web3
 
@@ -27,12 +27,13 @@ class ChainSettings:
     cnh_approval_reference: str
 
 
-def chain_settings() -> ChainSettings:
+def chain_settings(settings: Any) -> ChainSettings:
+    """The node's settings out of config.Settings (the only reader of the environment)."""
     return ChainSettings(
-        keystore_password=os.environ.get("BAUHINIA_CHAIN_KEYSTORE_PASSWORD", ""),
-        confirmations=int(os.environ.get("BAUHINIA_CHAIN_CONFIRMATIONS", "2")),
-        licence_number=os.environ.get("BAUHINIA_CHAIN_LICENCE_NUMBER", ""),
-        cnh_approval_reference=os.environ.get("BAUHINIA_CHAIN_CNH_APPROVAL_REFERENCE", ""),
+        keystore_password=settings.chain_keystore_password,
+        confirmations=int(settings.chain_confirmations),
+        licence_number=settings.chain_licence_number,
+        cnh_approval_reference=settings.chain_cnh_approval_reference,
     )
 
 

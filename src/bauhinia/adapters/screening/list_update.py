@@ -71,11 +71,10 @@ OPENSANCTIONS_SOURCE = ListSource("opensanctions.ftm.json", OPENSANCTIONS_URL)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def sources_from_env(environ: Mapping[str, str] | None = None, *, opensanctions: bool = False
-                     ) -> tuple[ListSource, ...]:
+def sources_from_env(environ: Mapping[str, str], *, opensanctions: bool = False) -> tuple[ListSource, ...]:
     """The default sources, each URL overridable by `BAUHINIA_LIST_URL_<FILE>` (e.g. BAUHINIA_LIST_URL_OFAC_SDN);
     `BAUHINIA_LIST_URL_OPENSANCTIONS` set (or `opensanctions`) adds the OpenSanctions FtM export."""
-    env = os.environ if environ is None else environ
+    env = environ
     chosen = list(DEFAULT_SOURCES)
     if opensanctions or env.get("BAUHINIA_LIST_URL_OPENSANCTIONS"):
         chosen.append(OPENSANCTIONS_SOURCE)

@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,14 +54,13 @@ def versions_root(data_dir: Path) -> Path:
     return data_dir / "sanctions"
 
 
-def current_lists_dir(data_dir: Path | None = None) -> Path:
-    """The folder screening reads: BAUHINIA_SANCTIONS_DIR when set, else the version named by
+def current_lists_dir(data_dir: Path | None = None, sanctions_dir: Path | None = None) -> Path:
+    """The folder screening reads: `sanctions_dir` (BAUHINIA_SANCTIONS_DIR) when set, else the version named by
     `<data dir>/sanctions/CURRENT` (written by `update-lists`), else the snapshot shipped in the package."""
-    configured = os.environ.get("BAUHINIA_SANCTIONS_DIR", "")
-    if configured:
-        return Path(configured)
+    if sanctions_dir is not None and str(sanctions_dir):
+        return Path(sanctions_dir)
     if data_dir is None:
-        data_dir = Path(os.environ.get("BAUHINIA_DATA_DIR", "") or "var")
+        data_dir = Path("var")
     pointer = versions_root(data_dir) / CURRENT_POINTER
     if pointer.is_file():
         name = pointer.read_text(encoding="utf-8").strip()

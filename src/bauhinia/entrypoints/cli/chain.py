@@ -58,7 +58,7 @@ def deploy(
     """Deploy one coin's contract and give every role its own key."""
     coin = _coin(currency)
     settings = load_settings()
-    cs = chain_settings()
+    cs = chain_settings(settings)
     licence = licence or cs.licence_number
     approval = approval_reference or (cs.cnh_approval_reference if coin is Currency.BCNH else "")
     if not settings.chain_rpc_url:

@@ -8,7 +8,6 @@ The database is the configured one (BAUHINIA_DATABASE_URL, or the embedded SQLit
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import date
 from pathlib import Path
@@ -32,7 +31,6 @@ app.add_typer(freeze_app, name="freeze")
 console = Console()
 
 events_file_lines_max = 1_000_000
-DEFAULT_PEPPER = "bauhinia-embedded-cdd-pepper"
 
 ListsOpt = Annotated[
     Path | None,
@@ -59,14 +57,16 @@ def _repo() -> Any:
 
 
 def _pepper() -> str:
-    return os.environ.get("BAUHINIA_CDD_PEPPER", DEFAULT_PEPPER)
+    from bauhinia.bootstrap import load_settings
+
+    return load_settings().resolved_cdd_pepper()
 
 
 def _lists_dir(lists: Path | None) -> Path:
     from bauhinia.adapters.screening.lists import current_lists_dir
     from bauhinia.bootstrap import load_settings
 
-    return lists if lists is not None else current_lists_dir(load_settings().data_dir)
+    return lists if lists is not None else current_lists_dir(load_settings().data_dir, load_settings().sanctions_dir)
 
 
 def _screener(lists: Path | None, blacklist: Path | None) -> Any:

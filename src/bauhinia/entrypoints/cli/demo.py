@@ -8,7 +8,6 @@ settles it; bank, ledger and chain are shown to agree and the ledger's invariant
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bauhinia.config import DEMO_CNH_APPROVAL_REFERENCE, Settings
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.issuance import Book
 from bauhinia.domain.money import Amount, Currency, minor_to_base_units
@@ -45,7 +45,7 @@ def demo(
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    approval = os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE", "PBOC-CB-DEMO-2025-001")
+    approval = Settings(demo=True).cnh_mainland_approval_reference or DEMO_CNH_APPROVAL_REFERENCE
     issuer = make_issuer(data_dir, capital_minor=500_000_00, buffer_bps=50, redemption_fee_bps=10, approval=approval)
     settings, c, ctx = issuer.settings, issuer.container, issuer.ctx
     cnh = Currency.CNH

@@ -7,7 +7,6 @@ A module `entrypoints/cli/<name>.py` that defines `app` becomes `bauhinia <name>
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import sys
 
@@ -61,7 +60,9 @@ def main() -> None:
         if isinstance(exc, click.exceptions.ClickException):
             print(f"error: {exc.format_message()}", file=sys.stderr)
             sys.exit(exc.exit_code)
-        if os.environ.get("BAUHINIA_DEBUG"):
+        from bauhinia.config import Settings
+
+        if Settings().debug:
             raise
         print(f"error: internal: {type(exc).__name__}: {exc} (set BAUHINIA_DEBUG=1 for the traceback)",
               file=sys.stderr)

@@ -8,7 +8,6 @@ are registered under their areas' commands and call into this module.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -246,11 +245,9 @@ def incident_detect(actor: ActorOpt = "system") -> None:
     from bauhinia.entrypoints.regulatory_wiring import regulatory_context
 
     ctx = regulatory_context(container, actor)
-    ages: list[Any] = []
-    if os.environ.get("BAUHINIA_SKIP_CHAIN") != "1":
-        from bauhinia.services.issuance import redemption_tracker
+    from bauhinia.services.issuance import redemption_tracker
 
-        ages = redemption_tracker(container.issuance)
+    ages: list[Any] = redemption_tracker(container.issuance)  # no switch skips the deadline control
     opened = svc.detect_incidents(ctx, ages)
     console.print(f"{len(opened)} incident(s) opened")
     for inc in opened:

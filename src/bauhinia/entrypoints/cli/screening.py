@@ -31,7 +31,7 @@ def _lists_dir(lists: Path | None) -> Path:
     from bauhinia.adapters.screening.lists import current_lists_dir
     from bauhinia.bootstrap import load_settings
 
-    return lists if lists is not None else current_lists_dir(load_settings().data_dir)
+    return lists if lists is not None else current_lists_dir(load_settings().data_dir, load_settings().sanctions_dir)
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
@@ -179,7 +179,6 @@ def update_lists(
     """Download the current lists from their publishers (UN, OFAC; URLs in BAUHINIA_LIST_URL_<FILE>), verify them,
     store them as a new version under <data dir>/sanctions and use it from now on; then re-screen every customer
     and known wallet against what was added or changed, opening alerts and cases for new hits."""
-    import os
     from datetime import UTC, datetime
 
     from bauhinia.adapters.screening import list_update as lu
@@ -192,13 +191,16 @@ def update_lists(
     from bauhinia.entrypoints.cli.compliance import _pepper
     from bauhinia.services import compliance as svc
 
-    if os.environ.get("BAUHINIA_SANCTIONS_DIR"):
+    settings = load_settings()
+    if settings.sanctions_dir is not None:
         raise ValidationError("BAUHINIA_SANCTIONS_DIR is set, so screening reads that folder and would not use an "
                               "updated version: unset it to update the lists", code="sanctions_dir_pinned")
     data_dir = load_settings().data_dir
     previous_dir = current_lists_dir(data_dir)
     started = time.perf_counter()
-    result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(opensanctions=opensanctions),
+    result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(
+        {f"BAUHINIA_{k.upper()}": str(v) for k, v in settings.model_dump().items() if k.startswith("list_url_") and v},
+        opensanctions=opensanctions),
                              now=datetime.now(UTC), min_ratio=min_ratio, timeout_s=timeout)
 
     def counts(c: dict[str, int]) -> str:

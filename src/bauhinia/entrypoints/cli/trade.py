@@ -48,7 +48,6 @@ def _needs_node(step: str) -> None:
 def _node(step: str, keystore: Path | None = None) -> Any:
     """The container on the configured node, with the acting party's key when one is given (a keystore file,
     its password in BAUHINIA_TRADE_KEY_PASSWORD)."""
-    import os
 
     from bauhinia.bootstrap import Container, load_settings
 
@@ -65,7 +64,7 @@ def _node(step: str, keystore: Path | None = None) -> Any:
             raise NotFoundError(f"no keystore file {keystore}", code="keystore_missing")
         try:
             key = Account.from_key(Account.decrypt(json.loads(keystore.read_text(encoding="utf-8")),
-                                                   os.environ.get(KEY_PASSWORD_ENV, "")))
+                                                   settings.trade_key_password))
         except (ValueError, KeyError):
             raise ValidationError(f"cannot decrypt {keystore} (set {KEY_PASSWORD_ENV})",
                                   code="keystore_locked") from None

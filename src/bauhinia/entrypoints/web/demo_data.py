@@ -9,7 +9,6 @@ seeds and serves in one process.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bauhinia.adapters.store import api_credentials as creds
+from bauhinia.config import DEMO_CNH_APPROVAL_REFERENCE, Settings
 from bauhinia.domain import issuance as iss
 from bauhinia.domain import monitoring as mon
 from bauhinia.domain import proofs
@@ -52,7 +52,7 @@ class DemoData:
 def seed(data_dir: Path, *, database_url: str = "", wipe: bool = True, **settings: Any) -> DemoData:
     if wipe and data_dir.exists() and not database_url:
         shutil.rmtree(data_dir)
-    approval = os.environ.get("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE", "PBOC-CB-DEMO-2025-001")
+    approval = Settings(demo=True).cnh_mainland_approval_reference or DEMO_CNH_APPROVAL_REFERENCE
     issuer = make_issuer(data_dir, database_url=database_url, capital_minor=40_000_00, buffer_bps=50,
                          redemption_fee_bps=10, approval=approval, **settings)
     ctx, c = issuer.ctx, issuer.container

@@ -8,7 +8,6 @@ over liabilities (coins outstanding, frozen included, plus redemptions accepted 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -26,7 +25,6 @@ from bauhinia.domain.money import Amount, Currency, base_units_to_minor, minor_t
 FIATS = (Currency.HKD, Currency.CNH)
 HISTORY_DAYS = 60
 LIST_ROWS_MAX = 200
-DEFAULT_CDD_PEPPER = "bauhinia-embedded-cdd-pepper"  # the compliance CLI's embedded default
 
 KIND_LABELS = {
     "cash": "Cash at banks", "time_deposit": "Time deposits", "government_security": "Government securities",
@@ -89,7 +87,7 @@ def issuance_store(container: Any) -> Any:
 def compliance_repo(container: Any) -> Any:
     from bauhinia.adapters.store.compliance_repo import ComplianceRepository
 
-    return ComplianceRepository(container.engine, pepper=os.environ.get("BAUHINIA_CDD_PEPPER", DEFAULT_CDD_PEPPER))
+    return ComplianceRepository(container.engine, pepper=container.settings.resolved_cdd_pepper())
 
 
 def _posted(container: Any, account_id: int) -> int:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                             "one process)", code="chain_rpc_missing")
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
-    steps = run(engine, connect_node(settings.chain_rpc_url), confirmations=chain_settings().confirmations,
+    steps = run(engine, connect_node(settings.chain_rpc_url), confirmations=chain_settings(settings).confirmations,
                 iterations=args.iterations, poll_s=args.poll_s)
     for step in steps:
         print(f"head {step.head_block} next {step.next_block} lag {step.lag_blocks} blocks")

@@ -8,7 +8,6 @@ Compliance officers act; auditors read; a customer sees only its own CDD status.
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -99,7 +98,7 @@ class OnboardingCreate(BaseModel):
 def onboard(body: OnboardingCreate, container: ContainerDep, principal: Write) -> OnboardingPublic:
     """Due diligence and screening of every party: a sanctioned party is refused (its CDD record is kept), a
     possible match is held for an officer's review, a clean customer is cleared for issuance."""
-    customer = cdd.customer_from_mapping(body.customer, _pepper())
+    customer = cdd.customer_from_mapping(body.customer, container.settings.resolved_cdd_pepper())
     ctx = _gate_ctx(container)
     today = _today(container)
     result, record = gate_svc.onboard_with_due_diligence(ctx, customer, today=today, actor=principal.subject)
@@ -112,11 +111,6 @@ def onboard(body: OnboardingCreate, container: ContainerDep, principal: Write) -
         beneficial_owners=[{"party_id": o.party_id, "effective_share_bps": o.effective_share_bps,
                             "basis": o.basis} for o in result.owners],
         issuance_status=record.status.value if record is not None else None)
-
-
-def _pepper() -> str:
-    """The key of document-number hashes (the same as the CLI's and the container's store)."""
-    return os.environ.get("BAUHINIA_CDD_PEPPER", "") or "bauhinia-embedded-cdd-pepper"
 
 
 def _today(container: Any) -> date:
