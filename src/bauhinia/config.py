@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     console_signin_window_s: int = 900
     console_signin_lockout_s: int = 900
     console_session_ttl_s: int = 8 * 3600
+    # Crash tests only (bauhinia/faults.py): "point" or "point:N" kills the process with SIGKILL the Nth time it
+    # reaches that named commit boundary. Empty (always, outside those tests): the fault points do nothing.
+    fault_kill_at: str = ""
 
     def resolved_cdd_pepper(self) -> str:
         if self.cdd_pepper:

@@ -23,6 +23,7 @@ from bauhinia.domain.calendar import HK_TZ, HkCalendar, from_ns, payout_deadline
 from bauhinia.domain.errors import ConflictError, NotFoundError, RefusedError, ValidationError
 from bauhinia.domain.issuance import Book, RedemptionStatus, SubscriptionStatus, Transition
 from bauhinia.domain.money import Currency, base_units_to_minor, minor_to_base_units
+from bauhinia.faults import fault_point
 from bauhinia.ports import Bank, Chain, Clock, ReservesStore
 from bauhinia.services import reserves as reserves_svc
 
@@ -252,6 +253,7 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
                                 f"{message_key} (or a file with the same content) was already processed")
             report.quarantined.append((f.name, "duplicate_statement", message_key))
             continue
+        fault_point("bank.after_booking")
         ctx.bank.acknowledge(f.name)
         report.files += 1
     if report.files or report.quarantined:
@@ -522,6 +524,7 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
         for s, _c, _w, _f in ready:  # the travel-rule payload, stored with the mint in its own commit
             if travel and s.seq in travel:
                 uow.audit(ctx.actor, "travel_rule.recorded", f"subscription:{s.seq}", {"ivms101": travel[s.seq]})
+    fault_point("mint.after_batch")
     return ctx.store.mint_batch(batch_seq)
 
 
@@ -557,6 +560,7 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
         except RefusedError as exc:
             reason = exc.detail
             tx = None
+    fault_point("mint.after_send")
     now = _now(ctx)
     if tx is not None and tx.succeeded:
         with ctx.store.unit_of_work(now) as uow:
@@ -566,6 +570,7 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
                                    for s in subs if s.status != "minted")
             uow.emit("subscriptions.minted", {"batch": batch.seq, "tx_hash": tx.tx_hash,
                                               "subscriptions": [s.seq for s in subs]}, key=batch.idempotency_key)
+        fault_point("mint.after_booked")
         return len(subs)
     reason = reason or f"mint transaction {tx.tx_hash if tx else ''} reverted"
     transfers = []
@@ -719,7 +724,9 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
             uow.audit(ctx.actor, "redemption.burn_booked", f"coin:{fiat.coin.value}",
                       {"redemptions": [r.seq for r, _ in matched][:1_000], "burn_key": burn_key,
                        "deadline_ns": deadline})
+        fault_point("redeem.after_burn_booked")
         _burn(ctx, fiat, burn_key)
+        fault_point("redeem.after_burn")
         report.burned += len(matched)
     report.payout_files += run_payouts(ctx, fiat)
     if report.burned or report.unmatched or report.payout_files:
@@ -765,6 +772,7 @@ def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
             uow.emit("payout.batch_created", {"batch": batch_seq, "redemptions": [r.seq for r in ready]})
             uow.audit(ctx.actor, "payout.batch_created", f"payout_batch:{batch_seq}",
                       {"redemptions": [r.seq for r in ready]})
+        fault_point("payout.after_batch")
     for b in ctx.store.payout_batches("pending"):
         if Currency(b.fiat) is fiat:
             files.append(write_payout_file(ctx, b))
@@ -787,9 +795,11 @@ def write_payout_file(ctx: IssuanceContext, batch: Any) -> str:
                                debtor=ctx.issuer[fiat], execution_date=date.fromisoformat(batch.execution_date),
                                payouts=tuple(payouts))
     written = ctx.bank.write_payment_file(payment)
+    fault_point("payout.after_file")
     with ctx.store.unit_of_work(_now(ctx)) as uow:
         uow.set_payout_batch(batch.seq, "written", written.name)
         uow.emit("payout.file_written", {"batch": batch.seq, "file": written.name, "count": len(payouts)})
+    fault_point("payout.after_marked")
     return str(written.name)
 
 

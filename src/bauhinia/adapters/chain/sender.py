@@ -26,6 +26,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from bauhinia.adapters.chain.journal import JournalRow, TxJournal
 from bauhinia.domain.chain import ChainOp, ChainTx, ChainTxState
 from bauhinia.domain.errors import ConflictError, RefusedError
+from bauhinia.faults import fault_point
 
 try:  # the in-process EVM raises its own exception type for a revert
     from eth_tester.exceptions import TransactionFailed as _TesterFailed
@@ -164,7 +165,9 @@ class TxSender:
             if stored.tx_hash != row.tx_hash:  # someone else journaled this key first: theirs wins
                 self._nonces.pop(account.address, None)
                 return self._resume(stored, wait)
+            fault_point("chain.after_journal")
             self._broadcast(row)
+            fault_point("chain.after_send")
         return self.wait_mined(row.idempotency_key) if wait else row.to_chain_tx()
 
     def _broadcast(self, row: JournalRow) -> None:
