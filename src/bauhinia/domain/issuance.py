@@ -382,29 +382,44 @@ def suspense_release_entry(flow_seq: int, fiat: Currency, amount_minor: int, cus
                      code=int(EntryKind.SUSPENSE_RELEASE), reference=reference)]
 
 
+mint_attempts_max = 8  # two legs per attempt in the transfer id's 4-bit leg field
+
+
+def _attempt_leg(attempt: int, leg: int) -> int:
+    if not 0 <= attempt < mint_attempts_max:
+        raise RefusedError(f"a subscription is minted in at most {mint_attempts_max} attempts; an operator must "
+                           "resolve it", code="mint_attempts_exhausted")
+    return 2 * attempt + leg
+
+
 def mint_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: int, customer_seq: int,
-               reference: str) -> list[Transfer]:
-    """The customer's funds become coins outstanding, less the disclosed fee (one linked entry)."""
+               reference: str, attempt: int = 0) -> list[Transfer]:
+    """The customer's funds become coins outstanding, less the disclosed fee (one linked entry). Each attempt
+    (a first mint, a retry after a refused or voided one) has its own transfer ids, so a retry books again."""
     if not 0 <= fee < amount_minor:
         raise ValidationError("fee must be below the amount", code="bad_fee")
     cust = customer_account_id(customer_seq, fiat)
-    legs = [Transfer(transfer_id(EntryKind.MINT, flow_seq, 0), cust, book_account_id(fiat, Book.COINS_OUTSTANDING),
-                     amount_minor - fee, fiat.value, code=int(EntryKind.MINT), reference=reference)]
+    legs = [Transfer(transfer_id(EntryKind.MINT, flow_seq, _attempt_leg(attempt, 0)), cust,
+                     book_account_id(fiat, Book.COINS_OUTSTANDING), amount_minor - fee, fiat.value,
+                     code=int(EntryKind.MINT), reference=reference)]
     if fee:
-        legs.append(Transfer(transfer_id(EntryKind.MINT, flow_seq, 1), cust, book_account_id(fiat, Book.FEE_INCOME),
-                             fee, fiat.value, code=int(EntryKind.MINT), reference=reference))
+        legs.append(Transfer(transfer_id(EntryKind.MINT, flow_seq, _attempt_leg(attempt, 1)), cust,
+                             book_account_id(fiat, Book.FEE_INCOME), fee, fiat.value, code=int(EntryKind.MINT),
+                             reference=reference))
     return _link(legs)
 
 
 def mint_reversal_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: int, customer_seq: int,
-                        reference: str) -> list[Transfer]:
-    """Undo a mint entry whose chain transaction was refused: the funds go back to the customer."""
+                        reference: str, attempt: int = 0) -> list[Transfer]:
+    """Undo the mint entry of `attempt` whose chain transaction was refused: the funds go back to the customer."""
     cust = customer_account_id(customer_seq, fiat)
-    legs = [Transfer(transfer_id(EntryKind.MINT_REVERSAL, flow_seq, 0), book_account_id(fiat, Book.COINS_OUTSTANDING),
-                     cust, amount_minor - fee, fiat.value, code=int(EntryKind.MINT_REVERSAL), reference=reference)]
+    legs = [Transfer(transfer_id(EntryKind.MINT_REVERSAL, flow_seq, _attempt_leg(attempt, 0)),
+                     book_account_id(fiat, Book.COINS_OUTSTANDING), cust, amount_minor - fee, fiat.value,
+                     code=int(EntryKind.MINT_REVERSAL), reference=reference)]
     if fee:
-        legs.append(Transfer(transfer_id(EntryKind.MINT_REVERSAL, flow_seq, 1), book_account_id(fiat, Book.FEE_INCOME),
-                             cust, fee, fiat.value, code=int(EntryKind.MINT_REVERSAL), reference=reference))
+        legs.append(Transfer(transfer_id(EntryKind.MINT_REVERSAL, flow_seq, _attempt_leg(attempt, 1)),
+                             book_account_id(fiat, Book.FEE_INCOME), cust, fee, fiat.value,
+                             code=int(EntryKind.MINT_REVERSAL), reference=reference))
     return _link(legs)
 
 
@@ -450,8 +465,11 @@ def _link(legs: list[Transfer]) -> list[Transfer]:
     return out
 
 
-def require_ok(results: Iterable[str], what: str) -> None:
-    """A ledger entry the service builds must be accepted whole (or already be there from a retry)."""
-    bad = [r for r in results if r not in ("ok", "exists")]
+def require_ok(results: Iterable[str], what: str, *, new: bool = False) -> None:
+    """A ledger entry the service builds must be accepted whole (or already be there, identical, from a retry).
+    With `new`, the entry must not exist at all: its flow was just claimed, so one already booked means another
+    runner booked it (`exists` is a conflict, never success)."""
+    allowed = ("ok",) if new else ("ok", "exists")
+    bad = [r for r in results if r not in allowed]
     if bad:
         raise RefusedError(f"the ledger refused the {what} entry: {', '.join(bad)}", code=f"ledger_{bad[0]}")

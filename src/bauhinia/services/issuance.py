@@ -20,7 +20,7 @@ from bauhinia.domain import banking as bnk
 from bauhinia.domain import issuance as iss
 from bauhinia.domain import reserves as rsv
 from bauhinia.domain.calendar import HK_TZ, HkCalendar, from_ns, payout_deadline_ns
-from bauhinia.domain.errors import ConflictError, NotFoundError, RefusedError, ValidationError
+from bauhinia.domain.errors import BauhiniaError, ConflictError, NotFoundError, RefusedError, ValidationError
 from bauhinia.domain.issuance import Book, RedemptionStatus, SubscriptionStatus, Transition
 from bauhinia.domain.money import Currency, base_units_to_minor, minor_to_base_units
 from bauhinia.faults import fault_point
@@ -430,11 +430,12 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
         _hold(ctx, held, report)
         if ready:
             batch = _create_mint_batch(ctx, fiat, ready, travel)
+            if batch is None:  # another runner claimed every one of them first
+                continue
             report.batches += 1
             minted = send_mint_batch(ctx, batch)
             report.minted += minted
-            report.minted_base_units += sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready) \
-                if minted else 0
+            report.minted_base_units += int(batch.amount_base_units) if minted else 0
         if report.refused:
             break
     if report.minted or report.held:
@@ -486,6 +487,11 @@ def _hold(ctx: IssuanceContext, held: list[tuple[Any, str]], report: MintReport)
         return
     now = _now(ctx)
     with ctx.store.unit_of_work(now) as uow:
+        # Only rows still waiting: one another runner claimed for a mint meanwhile is not touched.
+        still = uow.subscriptions_still([s.seq for s, _ in changed], ("received", "held"))
+        changed = [(s, reason) for s, reason in changed if s.seq in still]
+        if not changed:
+            return
         by_reason: dict[str, list[int]] = {}
         for s, reason in changed:
             by_reason.setdefault(reason[:300], []).append(s.seq)
@@ -499,16 +505,24 @@ def _hold(ctx: IssuanceContext, held: list[tuple[Any, str]], report: MintReport)
 
 def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[Any, iss.Customer, str, int]],
                        travel: Mapping[int, dict[str, Any]] | None = None) -> Any:
+    """Claim the subscriptions (those still waiting, in the writers' transaction) and journal their batch with its
+    ledger entry. Returns None when another runner claimed them all first."""
     now = _now(ctx)
-    transfers = []
-    for s, c, _wallet, fee in ready:
-        transfers += iss.mint_entry(s.seq, fiat, s.amount_minor, fee, c.seq, f"sub:{s.seq}")
-    total = sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready)
     with ctx.store.unit_of_work(now) as uow:
+        claimed = uow.subscriptions_still([s.seq for s, _, _, _ in ready], ("received", "held"))
+        ready = [r for r in ready if r[0].seq in claimed]
+        if not ready:
+            return None
+        attempts = uow.transitions_into("subscription", [s.seq for s, _, _, _ in ready], "minting")
+        transfers = []
+        for s, c, _wallet, fee in ready:
+            transfers += iss.mint_entry(s.seq, fiat, s.amount_minor, fee, c.seq, f"sub:{s.seq}",
+                                        attempt=attempts[s.seq])
+        total = sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready)
         seq = uow.next_seq("mint_batches")
         key = f"mint:{fiat.value}:{seq}"
         batch_seq = uow.add_mint_batch(fiat, key, len(ready), total)
-        uow.post(transfers, "mint")
+        uow.post(transfers, "mint", new=True)
         groups: dict[tuple[str, int], list[int]] = {}
         for s, _c, wallet, fee in ready:
             groups.setdefault((wallet, fee), []).append(s.seq)
@@ -573,12 +587,16 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
         fault_point("mint.after_booked")
         return len(subs)
     reason = reason or f"mint transaction {tx.tx_hash if tx else ''} reverted"
-    transfers = []
     customers = {c.id: c for c in ctx.store.customers()}
-    for s in subs:
-        transfers += iss.mint_reversal_entry(s.seq, fiat, s.amount_minor, s.fee_minor,
-                                             customers[s.customer_id].seq, f"sub:{s.seq}")
     with ctx.store.unit_of_work(now) as uow:
+        # The reversal of this attempt: the attempt number is how many times the subscription entered minting
+        # before this batch (its own entry into minting included, hence - 1).
+        attempts = uow.transitions_into("subscription", [s.seq for s in subs], "minting")
+        transfers = []
+        for s in subs:
+            transfers += iss.mint_reversal_entry(s.seq, fiat, s.amount_minor, s.fee_minor,
+                                                 customers[s.customer_id].seq, f"sub:{s.seq}",
+                                                 attempt=max(0, attempts[s.seq] - 1))
         uow.set_mint_batch(batch.seq, "refused", tx.tx_hash if tx else None)
         uow.post(transfers, "mint reversal")
         uow.update_subscriptions([s.seq for s in subs], status="held", reason=reason[:300], mint_batch=None)
@@ -847,9 +865,27 @@ def redemption_tracker(ctx: IssuanceContext, warn_before_s: int = redemption_war
 
 def recover(ctx: IssuanceContext) -> dict[str, int]:
     """After a crash or restart: re-drive every flow from what was committed (idempotent, bounded)."""
-    done = {"mint_batches": 0, "burns_and_payouts": 0}
+    done = {"mint_batches": 0, "burns_and_payouts": 0, "set_aside": 0}
     for b in ctx.store.mint_batches("pending"):
-        send_mint_batch(ctx, b)
+        if not ctx.store.batch_subscriptions(b.seq):
+            # A batch that claimed no credits (left by a runner that lost a race before the claims existed)
+            # can never be sent: void it rather than wedge every later recovery on it.
+            now = _now(ctx)
+            with ctx.store.unit_of_work(now) as uow:
+                uow.set_mint_batch(b.seq, "void", None)
+                uow.audit(ctx.actor, "mint.batch_voided", f"mint_batch:{b.seq}", {"reason": "no credits"})
+            done["set_aside"] += 1
+            continue
+        try:
+            send_mint_batch(ctx, b)
+        except BauhiniaError as exc:  # set it aside for an operator, and go on with every other flow
+            with ctx.store.unit_of_work(_now(ctx)) as uow:
+                uow.audit(ctx.actor, "mint.batch_set_aside", f"mint_batch:{b.seq}", {"reason": str(exc)[:300]})
+                uow.emit("mint.batch_set_aside", {"batch": b.seq, "reason": str(exc)[:300]},
+                         key=b.idempotency_key)
+            ctx.say(f"recover: mint batch {b.seq} set aside: {exc}")
+            done["set_aside"] += 1
+            continue
         done["mint_batches"] += 1
     for fiat in ctx.chains:
         done["burns_and_payouts"] += len(run_payouts(ctx, fiat))

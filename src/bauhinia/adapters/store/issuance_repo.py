@@ -78,16 +78,16 @@ class SqlIssuanceUow:
             conn.exec_driver_sql("SELECT 1 FROM ledger_meta WHERE id = 1 FOR UPDATE")
 
     # --- ledger, events, audit --------------------------------------------------------------------------
-    def post(self, transfers: Sequence[Transfer], what: str) -> None:
+    def post(self, transfers: Sequence[Transfer], what: str, *, new: bool = False) -> None:
         for k in range(0, len(transfers), transfer_batch_size_max):
             chunk = transfers[k : k + transfer_batch_size_max]
             # A linked entry must not straddle two calls: chunks end on an unlinked leg.
             while chunk and chunk[-1].flags & 1 and k + len(chunk) < len(transfers):
                 chunk = chunk[:-1]
-            iss.require_ok(self.ledger.create_transfers_in(self.conn, chunk), what)
+            iss.require_ok(self.ledger.create_transfers_in(self.conn, chunk), what, new=new)
             if len(chunk) < min(transfer_batch_size_max, len(transfers) - k):
                 rest = transfers[k + len(chunk) :]
-                self.post(rest, what)
+                self.post(rest, what, new=new)
                 return
 
     def emit(self, topic: str, payload: dict[str, Any], key: str | None = None) -> None:
@@ -185,6 +185,33 @@ class SqlIssuanceUow:
         stmt = t.subscriptions.update().where(t.subscriptions.c.seq == sa.bindparam("s")).values(
             updated_at_ns=self.now_ns, **values)
         self.conn.execute(stmt, [{"s": s} for s in seqs])
+
+    def subscriptions_still(self, seqs: Sequence[int], statuses: Sequence[str]) -> set[int]:
+        """Which of `seqs` are, in this transaction, still in one of `statuses` and in no mint batch. Writers are
+        serialised (the ledger's lock row; SQLite's write lock), so what this returns is the claim: a second
+        runner that read the same rows before finds them gone."""
+        s = t.subscriptions
+        out: set[int] = set()
+        ids = list(seqs)
+        for k in range(0, len(ids), 900):
+            rows = self.conn.execute(sa.select(s.c.seq).where(s.c.seq.in_(ids[k : k + 900]),
+                                                              s.c.status.in_(list(statuses)),
+                                                              s.c.mint_batch.is_(None)))
+            out.update(int(r[0]) for r in rows)
+        return out
+
+    def transitions_into(self, flow: str, seqs: Sequence[int], to_status: str) -> dict[int, int]:
+        """How many times each flow entered `to_status` (e.g. mint attempts of subscriptions)."""
+        tr = t.transitions
+        out = dict.fromkeys(seqs, 0)
+        ids = list(seqs)
+        for k in range(0, len(ids), 900):
+            rows = self.conn.execute(sa.select(tr.c.flow_seq, sa.func.count()).where(
+                tr.c.flow == flow, tr.c.flow_seq.in_(ids[k : k + 900]), tr.c.to_status == to_status,
+            ).group_by(tr.c.flow_seq))
+            for seq, n in rows:
+                out[int(seq)] = int(n)
+        return out
 
     def add_mint_batch(self, fiat: Currency, key: str, credits: int, amount_base_units: int) -> int:
         seq = self.next_seq("mint_batches")
