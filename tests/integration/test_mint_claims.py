@@ -114,3 +114,34 @@ def test_exists_is_a_conflict_when_the_flow_was_just_claimed() -> None:
     assert not set(legs) & set(retry)
     with pytest.raises(RefusedError):
         iss.mint_entry(7, CNH, 100_00, 0, 3, "sub:7", attempt=iss.mint_attempts_max)
+
+
+def test_two_redemption_runners_that_read_the_same_transfers_burn_and_pay_once(
+        issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = _credits(issuer)
+    ctx = issuer.ctx
+    issuer.fund_gas(a, b)
+    assert svc.run_subscriptions(ctx, CNH).minted == 2
+    chain = issuer.chain()
+    req = iss.RedemptionRequest("exp", Currency.BCNH, 5_000_00, b.wallet, b.bank_account, "r-1")
+    svc.request_redemption(ctx, req)
+    chain.transfer_as(b.key, chain.redemption_address, minor_to_base_units(5_000_00), idempotency_key="t:red")
+    deadline = svc.payout_deadline_ns
+    started: list[bool] = []
+    inner: list[Any] = []
+
+    def second_runner_in_between(*args: Any) -> int:
+        # Runner A has read the waiting requests and the coins received and matched them; runner B now runs a
+        # whole redemption run before A books its burn.
+        if not started:
+            started.append(True)
+            inner.append(svc.run_redemptions(ctx, CNH))
+        return int(deadline(*args))
+
+    monkeypatch.setattr(svc, "payout_deadline_ns", second_runner_in_between)
+    outer = svc.run_redemptions(ctx, CNH)
+    assert inner[0].burned == 1 and outer.burned == 0
+    assert chain.total_supply() == minor_to_base_units(30_000_00 - 5_000_00)
+    _books_match_chain(issuer)
+    files = list((issuer.settings.bank_dir() / "outbox").glob("*.xml"))
+    assert len(files) == 1  # one payment instruction

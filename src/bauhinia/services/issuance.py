@@ -714,6 +714,8 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
     now = _now(ctx)
     if unmatched:
         with ctx.store.unit_of_work(now) as uow:
+            free = uow.events_unclaimed([ev.event_key for ev in unmatched])
+            unmatched = [ev for ev in unmatched if ev.event_key in free]  # another runner took the rest
             for ev in unmatched:
                 uow.claim_event(ev.event_key, "unmatched", None)
                 uow.emit("operator.task", {"kind": "unmatched_coins_received", "from": ev.sender,
@@ -725,26 +727,34 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
         # One burn for everything matched in this run: its key is stored with each redemption in the same commit
         # as the entries that book it, so a crash before or after the burn re-sends the same transaction.
         deadline = payout_deadline_ns(ctx.calendar, now)
-        burn_key = f"burn:{fiat.value}:{matched[0][0].seq}-{matched[-1][0].seq}:{len(matched)}"
-        transfers = []
-        for r, _ev in matched:
-            transfers += iss.burn_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}")
+        burn_key = ""
         with ctx.store.unit_of_work(now) as uow:
-            for r, ev in matched:
-                uow.claim_event(ev.event_key, "redemption", r.seq)
-                uow.update_redemption(r.seq, status="burned", coin_event=ev.event_key, burn_key=burn_key,
-                                      valid_at_ns=now, deadline_ns=deadline)
-            uow.post(transfers, "burn")
-            uow.record_transitions(_t("redemption", r.seq, r.status, "burned", now, ctx.actor, ev.tx_hash)
-                                   for r, ev in matched)
-            uow.emit("redemptions.coins_received", {"redemptions": [r.seq for r, _ in matched][:1_000],
-                                                    "deadline_ns": deadline, "burn_key": burn_key})
-            uow.audit(ctx.actor, "redemption.burn_booked", f"coin:{fiat.coin.value}",
-                      {"redemptions": [r.seq for r, _ in matched][:1_000], "burn_key": burn_key,
-                       "deadline_ns": deadline})
-        fault_point("redeem.after_burn_booked")
-        _burn(ctx, fiat, burn_key)
-        fault_point("redeem.after_burn")
+            # Claimed, not read: only requests still waiting and coin transfers no flow took, in the writers'
+            # transaction; a second runner that read the same rows finds them gone and books nothing.
+            still = uow.redemptions_still([r.seq for r, _ in matched], "awaiting_coins")
+            free = uow.events_unclaimed([ev.event_key for _, ev in matched])
+            matched = [(r, ev) for r, ev in matched if r.seq in still and ev.event_key in free]
+            if matched:
+                burn_key = f"burn:{fiat.value}:{matched[0][0].seq}-{matched[-1][0].seq}:{len(matched)}"
+                transfers = []
+                for r, _ev in matched:
+                    transfers += iss.burn_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}")
+                for r, ev in matched:
+                    uow.claim_event(ev.event_key, "redemption", r.seq)
+                    uow.update_redemption(r.seq, status="burned", coin_event=ev.event_key, burn_key=burn_key,
+                                          valid_at_ns=now, deadline_ns=deadline)
+                uow.post(transfers, "burn", new=True)
+                uow.record_transitions(_t("redemption", r.seq, r.status, "burned", now, ctx.actor, ev.tx_hash)
+                                       for r, ev in matched)
+                uow.emit("redemptions.coins_received", {"redemptions": [r.seq for r, _ in matched][:1_000],
+                                                        "deadline_ns": deadline, "burn_key": burn_key})
+                uow.audit(ctx.actor, "redemption.burn_booked", f"coin:{fiat.coin.value}",
+                          {"redemptions": [r.seq for r, _ in matched][:1_000], "burn_key": burn_key,
+                           "deadline_ns": deadline})
+        if matched:
+            fault_point("redeem.after_burn_booked")
+            _burn(ctx, fiat, burn_key)
+            fault_point("redeem.after_burn")
         report.burned += len(matched)
     report.payout_files += run_payouts(ctx, fiat)
     if report.burned or report.unmatched or report.payout_files:

@@ -247,6 +247,26 @@ class SqlIssuanceUow:
             updated_at_ns=self.now_ns, **values)
         self.conn.execute(stmt, [{"s": s} for s in seqs])
 
+    def redemptions_still(self, seqs: Sequence[int], status: str) -> set[int]:
+        """Which of `seqs` are still in `status` in this (serialised) write transaction: the claim."""
+        r = t.redemptions
+        out: set[int] = set()
+        ids = list(seqs)
+        for k in range(0, len(ids), 900):
+            rows = self.conn.execute(sa.select(r.c.seq).where(r.c.seq.in_(ids[k : k + 900]), r.c.status == status))
+            out.update(int(x[0]) for x in rows)
+        return out
+
+    def events_unclaimed(self, keys: Sequence[str]) -> set[str]:
+        """Which chain events no flow has claimed yet, in this write transaction."""
+        c = t.claimed_events
+        taken: set[str] = set()
+        ids = list(keys)
+        for k in range(0, len(ids), 900):
+            taken.update(str(x[0]) for x in self.conn.execute(
+                sa.select(c.c.event_key).where(c.c.event_key.in_(ids[k : k + 900]))))
+        return {k for k in ids if k not in taken}
+
     def claim_event(self, event_key: str, outcome: str, flow_seq: int | None) -> None:
         self.conn.execute(t.claimed_events.insert().values(event_key=event_key, outcome=outcome, flow_seq=flow_seq))
 
