@@ -146,8 +146,7 @@ class Settings(BaseSettings):
                 out.append(f"{env} is unset")
             elif value == demo_value:
                 out.append(f"{env} is the demo value")
-        if self.cdd_pepper and len(self.cdd_pepper) < cdd_pepper_length_min and self.cdd_pepper != DEMO_VALUES[
-                "cdd_pepper"]:
+        if 0 < len(self.cdd_pepper) < cdd_pepper_length_min:
             out.append(f"BAUHINIA_CDD_PEPPER is shorter than {cdd_pepper_length_min} characters")
         if self.cnh_mainland_approval_reference == DEMO_CNH_APPROVAL_REFERENCE:
             out.append("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE is the demo value")

@@ -61,8 +61,8 @@ class AdjustmentService:
     def propose(self, transfers: Sequence[Transfer], reason: str, *, maker: str,
                 maker_roles: frozenset[str]) -> AdjustmentOutcome:
         facts, amounts = self._facts(transfers)
-        assessment = adj.assess(transfers, reason, facts, amounts, maker_roles, self.policy)
         text = adj.check_reason(reason)
+        assessment = adj.assess(transfers, text, facts, amounts, maker_roles, self.policy)
         done = self.journal.get(assessment.adjustment_id)
         if done is not None:
             return AdjustmentOutcome(done.adjustment_id, "replay", ["exists"] * len(transfers), None,

@@ -24,18 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 from bauhinia.domain import issuance as iss
 from bauhinia.domain import proofs
 from bauhinia.domain import reserves as rsv
-from bauhinia.domain.calendar import HK_TZ
 from bauhinia.domain.errors import InvariantViolation, NotFoundError, ValidationError
 from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.domain.reconciliation import ReconciliationInput
 from bauhinia.ports import Chain, Clock, ReserveSources, ReservesStore
 from bauhinia.services import reserves as reserves_svc
+from bauhinia.services.regulatory import hk_midnight_ns
 
 holder_id_length_max = 128
 
@@ -138,7 +138,7 @@ def gather(ctx: ReserveContext, fiat: Currency) -> tuple[ReconciliationInput, Ca
     statement = statements.get(account) if account else None
     # A notification received before the day the latest statement closes on must be on a statement by now: one
     # that is not (a fabricated or reversed credit) is no longer taken out, so the cash comparison breaks on it.
-    covered_from = None if statement is None or statement.closing_on is None else day_start_ns(statement.closing_on)
+    covered_from = None if statement is None or statement.closing_on is None else hk_midnight_ns(statement.closing_on)
     unstated_net, unstated_count = ctx.sources.unstated_bank_entries_minor(fiat, received_from_ns=covered_from)
     missing_net, missing_count = (0, 0) if covered_from is None else ctx.sources.unstated_bank_entries_minor(
         fiat, received_before_ns=covered_from)
@@ -214,11 +214,6 @@ def gather(ctx: ReserveContext, fiat: Currency) -> tuple[ReconciliationInput, Ca
         ledger_cash_total_minor=control_total,
     )
     return data, cash, supply, notes
-
-
-def day_start_ns(day: date) -> int:
-    """00:00 Hong Kong time of `day`, in ns since the epoch."""
-    return int(datetime.combine(day, time(0), HK_TZ).timestamp()) * 1_000_000_000
 
 
 def run_daily(ctx: ReserveContext, fiat: Currency, as_of: date, *, run_id: str | None = None) -> DailyReconciliation:

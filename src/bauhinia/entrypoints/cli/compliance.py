@@ -63,10 +63,9 @@ def _pepper() -> str:
 
 
 def _lists_dir(lists: Path | None) -> Path:
-    from bauhinia.adapters.screening.lists import current_lists_dir
-    from bauhinia.bootstrap import load_settings
+    from bauhinia.entrypoints.cli.screening import _lists_dir as lists_dir
 
-    return lists if lists is not None else current_lists_dir(load_settings().data_dir, load_settings().sanctions_dir)
+    return lists_dir(lists)
 
 
 def _screener(lists: Path | None, blacklist: Path | None) -> Any:

@@ -31,7 +31,10 @@ def _lists_dir(lists: Path | None) -> Path:
     from bauhinia.adapters.screening.lists import current_lists_dir
     from bauhinia.bootstrap import load_settings
 
-    return lists if lists is not None else current_lists_dir(load_settings().data_dir, load_settings().sanctions_dir)
+    if lists is not None:
+        return lists
+    settings = load_settings()
+    return current_lists_dir(settings.data_dir, settings.sanctions_dir)
 
 
 def _read_csv(path: Path, required: set[str]) -> list[dict[str, str]]:
@@ -195,7 +198,7 @@ def update_lists(
     if settings.sanctions_dir is not None:
         raise ValidationError("BAUHINIA_SANCTIONS_DIR is set, so screening reads that folder and would not use an "
                               "updated version: unset it to update the lists", code="sanctions_dir_pinned")
-    data_dir = load_settings().data_dir
+    data_dir = settings.data_dir
     previous_dir = current_lists_dir(data_dir)
     started = time.perf_counter()
     result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(
