@@ -56,7 +56,7 @@ def release_upload(ctx: Any, params: Mapping[str, Any], key: str) -> dict[str, A
     name = params.get("file")
     if not isinstance(name, str) or not name:
         raise ValidationError("the approved bank file has no name", code="bad_bank_file")
-    from bauhinia.services.issuance import ingest_bank_files
+    from bauhinia.services.bank_booking import ingest_bank_files
 
     released = ctx.bank.release(name)
     rep = ingest_bank_files(ctx)
