@@ -82,3 +82,62 @@ def test_unsupported_methods_and_raw_requests() -> None:
         provider.request("eth_sendTransaction", [{"from": provider.node.accounts[0], "to": provider.node.accounts[1],
                                                   "gas": hex(31_000_000)}])
     assert provider.request("eth_blockNumber") == "0x0"
+
+
+# --- reorganisations (the test control the money-safety simulation and the finality tests use) -------------
+
+
+def _hkd_chain() -> tuple[object, RevmNode]:
+    chains = make_embedded_chain(coins=(Currency.BHKD,))
+    coin = chains.for_coin(Currency.HKD)
+    now = int(chains.w3.eth.get_block("latest")["timestamp"])
+    coin.attest_reserve(1_000 * UNIT, now, b"\x02" * 32, idempotency_key="reorg-attest")
+    return chains, chains.w3.provider.node  # type: ignore[attr-defined]
+
+
+def test_reorg_that_drops_a_mint_removes_its_coins_receipt_and_logs() -> None:
+    chains, node = _hkd_chain()
+    coin = chains.for_coin(Currency.HKD)  # type: ignore[attr-defined]
+    holder = Account.create().address
+    prefix = [b["hash"] for b in node.blocks]
+    tx = coin.mint(holder, 5 * UNIT, idempotency_key="reorg-mint")
+    assert coin.total_supply() == 5 * UNIT
+    old_head = len(node.blocks) - 1
+    lost = node.reorg(1, drop={tx.tx_hash})
+    assert lost == [tx.tx_hash]
+    assert coin.total_supply() == 0 and coin.balance_of(holder) == 0
+    assert node.receipts.get(tx.tx_hash) is None and node.txs.get(tx.tx_hash) is None
+    assert len(node.blocks) - 1 == old_head + 1  # the fork is longer than the chain it replaced
+    assert [b["hash"] for b in node.blocks[: len(prefix)]] == prefix  # blocks below the fork keep their hashes
+    assert not node.get_logs({"fromBlock": "0x0", "toBlock": "latest", "topics": [TRANSFER_TOPIC]})
+    # The same signed bytes can be broadcast again and mine on the new fork (the journal's re-drive).
+    raw = chains.sender.journal.get("reorg-mint").raw_tx  # type: ignore[attr-defined]
+    chains.w3.eth.send_raw_transaction(raw)  # type: ignore[attr-defined]
+    assert coin.total_supply() == 5 * UNIT
+
+
+def test_reorg_that_keeps_transactions_reincludes_them_in_new_blocks() -> None:
+    chains, node = _hkd_chain()
+    coin = chains.for_coin(Currency.HKD)  # type: ignore[attr-defined]
+    holder = Account.create().address
+    tx = coin.mint(holder, 7 * UNIT, idempotency_key="kept-mint")
+    node.mine(3)
+    old = node.receipts[tx.tx_hash]
+    assert node.reorg(6) == []
+    new = node.receipts[tx.tx_hash]
+    assert new["blockHash"] != old["blockHash"] and new["status"] == "0x1"
+    assert old["blockHash"] not in node.by_hash
+    assert coin.total_supply() == 7 * UNIT and node.reorgs == 1
+
+
+def test_mine_and_reorg_over_json_rpc() -> None:
+    provider = RevmProvider()
+    w3 = Web3(provider)
+    start = w3.eth.block_number
+    w3.provider.make_request("hardhat_mine", ["0x5"])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert w3.eth.block_number == start + 6
+    answer = w3.provider.make_request("bauhinia_reorg", [2, []])  # type: ignore[arg-type]
+    assert answer["result"] == [] and w3.eth.block_number == start + 7
+    with pytest.raises(RpcError):
+        provider.node.reorg(10_000)

@@ -8,6 +8,7 @@ signed raw transactions are sent through the same journal, and every component t
     eth_getBlockByHash eth_getBalance eth_getTransactionCount eth_getCode eth_getStorageAt eth_call
     eth_estimateGas eth_gasPrice eth_maxPriorityFeePerGas eth_sendRawTransaction eth_sendTransaction
     eth_getTransactionByHash eth_getTransactionReceipt eth_getLogs
+    evm_mine hardhat_mine bauhinia_reorg   (test controls: empty blocks, and a reorganisation, see `reorg`)
 
 What it is not, on purpose (an embedded dev chain, not a client): one transaction per block (automine), no
 transaction pool (a nonce gap is refused, not queued), block hashes are this chain's own digest of
@@ -120,17 +121,26 @@ class RevmNode:
         self.lock = threading.RLock()
         self.coinbase = "0x" + "c0" * 20
         now = int(clock_s())
-        self.evm = EVM(env=Env(cfg=CfgEnv(chain_id=chain_id), block=self._block_env(1, now)), spec_id=_SPEC)
         self.accounts = [to_checksum_address(keccak(b"bauhinia-embedded-dev-%d" % i)[12:])
                          for i in range(dev_accounts)]
-        for account in self.accounts:
-            self.evm.set_balance(account.lower(), dev_account_balance_wei)
+        self.evm = self._fresh_evm(now)
         self.blocks: list[dict[str, Any]] = []
         self.block_logs: list[list[dict[str, Any]]] = []
+        # What each block applied, to replay the canonical prefix after a reorganisation: (kind, payload).
+        self.block_inputs: list[list[tuple[str, Any]]] = []
+        self.block_forks: list[int] = []  # the fork generation each block was sealed in (part of its hash)
+        self.fork_generation = 0
+        self.reorgs = 0
         self.by_hash: dict[str, int] = {}
         self.txs: dict[str, dict[str, Any]] = {}
         self.receipts: dict[str, dict[str, Any]] = {}
         self._seal([], now, 0)  # genesis
+
+    def _fresh_evm(self, timestamp: int) -> EVM:
+        evm = EVM(env=Env(cfg=CfgEnv(chain_id=self.chain_id), block=self._block_env(1, timestamp)), spec_id=_SPEC)
+        for account in self.accounts:
+            evm.set_balance(account.lower(), dev_account_balance_wei)
+        return evm
 
     # --- blocks ----------------------------------------------------------------------------------------------
 
@@ -138,11 +148,13 @@ class RevmNode:
         return BlockEnv(number=number, timestamp=timestamp, gas_limit=self.block_gas_limit, basefee=0,
                         coinbase=self.coinbase, prevrandao=keccak(number.to_bytes(8, "big")))
 
-    def _seal(self, tx_hashes: list[str], timestamp: int, gas_used: int) -> dict[str, Any]:
+    def _seal(self, tx_hashes: list[str], timestamp: int, gas_used: int,
+              inputs: list[tuple[str, Any]] | None = None, fork: int | None = None) -> dict[str, Any]:
         number = len(self.blocks)
         parent = self.blocks[-1]["hash"] if self.blocks else _ZERO32
+        fork = self.fork_generation if fork is None else fork
         digest = keccak(_bytes(parent) + number.to_bytes(8, "big") + timestamp.to_bytes(8, "big")
-                        + b"".join(_bytes(h) for h in tx_hashes))
+                        + b"".join(_bytes(h) for h in tx_hashes) + (fork.to_bytes(8, "big") if fork else b""))
         block: dict[str, Any] = {
             "number": hex(number), "hash": "0x" + digest.hex(), "parentHash": parent, "timestamp": hex(timestamp),
             "gasLimit": hex(self.block_gas_limit), "gasUsed": hex(gas_used), "baseFeePerGas": "0x0",
@@ -153,8 +165,84 @@ class RevmNode:
         }
         self.blocks.append(block)
         self.block_logs.append([])
+        self.block_inputs.append(list(inputs or []))
+        self.block_forks.append(fork)
         self.by_hash[block["hash"]] = number
         return block
+
+    # --- test controls: empty blocks and reorganisations -----------------------------------------------------
+
+    def mine(self, count: int = 1) -> int:
+        """Seal `count` empty blocks (what confirmations wait for on an automining chain). Returns the head."""
+        if not 0 <= count <= 100_000:
+            raise RpcError("mine 0..100000 blocks at a time")
+        for _ in range(count):
+            self._seal([], self._next_timestamp(), 0)
+        return len(self.blocks) - 1
+
+    def reorg(self, depth: int, drop: Callable[[dict[str, Any]], bool] | Iterable[str] | None = None) -> list[str]:
+        """Replace the newest `depth` blocks with a longer fork, as a real chain reorganisation does.
+
+        The state is rebuilt by replaying the blocks below the fork point. The orphaned transactions are then
+        offered again in the fork's new blocks, in their order, except those `drop` names (a set of hashes, or a
+        predicate over the transaction object): a dropped one, and any that no longer applies (its nonce is now
+        taken or out of order), is forgotten by the node as if it never reached the winning fork. The fork is
+        padded with empty blocks to one block above the old head. Every new block has a new hash. Returns the
+        hashes of the transactions that did not make it into the fork."""
+        head = len(self.blocks) - 1
+        if not 1 <= depth <= head:
+            raise RpcError(f"a reorganisation depth of 1..{head} blocks is possible here")
+        if drop is None:
+            dropped_by: Callable[[dict[str, Any]], bool] = lambda tx: False  # noqa: E731
+        elif callable(drop):
+            dropped_by = drop
+        else:
+            names = {str(h).lower() for h in drop}
+            dropped_by = lambda tx: tx["hash"] in names  # noqa: E731
+        fork_point = head - depth
+        orphaned = [(inputs, self.txs.get(h)) for number in range(fork_point + 1, head + 1)
+                    for inputs, h in zip(self.block_inputs[number], self.blocks[number]["transactions"],
+                                         strict=True)]
+        kept_blocks = [(b, inp, f) for b, inp, f in zip(self.blocks[1:fork_point + 1],
+                                                         self.block_inputs[1:fork_point + 1],
+                                                         self.block_forks[1:fork_point + 1], strict=True)]
+        genesis = self.blocks[0]
+        # Rebuild: genesis, then the canonical prefix replayed with its own timestamps (same hashes).
+        self.evm = self._fresh_evm(int(genesis["timestamp"], 16))
+        self.blocks, self.block_logs, self.block_inputs, self.block_forks = [genesis], [[]], [[]], [0]
+        self.by_hash = {genesis["hash"]: 0}
+        self.txs, self.receipts = {}, {}
+        for block, inputs, fork in kept_blocks:
+            timestamp = int(block["timestamp"], 16)
+            if not inputs:
+                self._seal([], timestamp, 0, fork=fork)
+            for kind, payload in inputs:
+                self._replay(kind, payload, timestamp, fork)
+            if self.blocks[-1]["hash"] != block["hash"]:  # pragma: no cover - replay is deterministic
+                raise RpcError("replaying the canonical chain diverged")
+        self.fork_generation += 1
+        self.reorgs += 1
+        lost: list[str] = []
+        for inputs_and_tx in orphaned:
+            (kind, payload), tx = inputs_and_tx
+            if tx is None:
+                continue
+            if dropped_by(tx):
+                lost.append(tx["hash"])
+                continue
+            try:
+                self._replay(kind, payload, self._next_timestamp(), self.fork_generation)
+            except RpcError:
+                lost.append(tx["hash"])
+        while len(self.blocks) - 1 <= head:
+            self._seal([], self._next_timestamp(), 0)
+        return lost
+
+    def _replay(self, kind: str, payload: Any, timestamp: int, fork: int) -> None:
+        if kind == "raw":
+            self._apply_raw(payload, timestamp=timestamp, fork=fork)
+        else:
+            self._apply(*payload, timestamp=timestamp, fork=fork)
 
     def _next_timestamp(self) -> int:
         return max(int(self.blocks[-1]["timestamp"], 16), int(self.clock_s()))
@@ -207,6 +295,10 @@ class RevmNode:
         tx_hash = "0x" + keccak(raw).hex()
         if tx_hash in self.txs:
             raise RpcError("already known")
+        return self._apply_raw(raw)
+
+    def _apply_raw(self, raw: bytes, *, timestamp: int | None = None, fork: int | None = None) -> str:
+        tx_hash = "0x" + keccak(raw).hex()
         if raw[:1] and raw[0] <= 0x7F:  # typed (EIP-2718)
             fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
             tx_type = int(fields.get("type", raw[0]))
@@ -234,7 +326,8 @@ class RevmNode:
         if tx_type == 2:
             extra.update(maxFeePerGas=hex(max_fee), maxPriorityFeePerGas=hex(priority), accessList=[])
         return self._apply(tx_hash, sender, to, int(fields["nonce"]), int(fields["gas"]), int(fields["value"]),
-                           _bytes(fields["data"]), min(max_fee, priority), extra)
+                           _bytes(fields["data"]), min(max_fee, priority), extra, timestamp=timestamp, fork=fork,
+                           raw=raw)
 
     def send_unsigned(self, tx: dict[str, Any]) -> str:
         sender = _addr(tx.get("from"))
@@ -251,7 +344,8 @@ class RevmNode:
         return self._apply(tx_hash, sender, to, nonce, gas, value, data, price, {"type": "0x2"})
 
     def _apply(self, tx_hash: str, sender: str, to: str | None, nonce: int, gas: int, value: int, data: bytes,
-               price: int, extra: dict[str, Any]) -> str:
+               price: int, extra: dict[str, Any], *, timestamp: int | None = None, fork: int | None = None,
+               raw: bytes | None = None) -> str:
         expected = self.nonce(sender)
         if nonce < expected:
             raise RpcError(f"nonce too low: next nonce {expected}, tx nonce {nonce}")
@@ -263,7 +357,7 @@ class RevmNode:
         if balance < gas * price + value:
             raise RpcError("insufficient funds for gas * price + value")
         number = len(self.blocks)
-        timestamp = self._next_timestamp()
+        timestamp = self._next_timestamp() if timestamp is None else timestamp
         self.evm.set_block_env(self._block_env(number, timestamp))
         contract: str | None = None
         status, raw_logs = 1, []
@@ -284,7 +378,9 @@ class RevmNode:
         if to is not None or status == 0:  # revm's deploy counts the creator's nonce itself; a call does not
             self._set_nonce(sender, expected + 1)
         self.evm.set_balance(sender, int(self.evm.get_balance(sender)) - gas_used * price)
-        block = self._seal([tx_hash], timestamp, gas_used)
+        inputs: list[tuple[str, Any]] = [("raw", raw)] if raw is not None else [
+            ("unsigned", (tx_hash, sender, to, nonce, gas, value, data, price, extra))]
+        block = self._seal([tx_hash], timestamp, gas_used, inputs, fork)
         block_hash, block_number = block["hash"], block["number"]
         logs = [
             {"address": log.address.lower(), "topics": list(log.topics), "data": "0x" + bytes(log.data[1]).hex(),
@@ -389,6 +485,10 @@ class RevmProvider(BaseProvider):
             "eth_getTransactionByHash": lambda p: n.txs.get(_addr(p[0])),
             "eth_getTransactionReceipt": lambda p: n.receipts.get(_addr(p[0])),
             "eth_getLogs": lambda p: n.get_logs(p[0] if p else {}),
+            "evm_mine": lambda p: (n.mine(1), "0x0")[1],
+            "hardhat_mine": lambda p: (n.mine(_int(p[0]) if p else 1), True)[1],
+            # [depth, [hashes to drop]]: a reorganisation (see RevmNode.reorg); answers the dropped hashes
+            "bauhinia_reorg": lambda p: n.reorg(_int(p[0]), [str(h) for h in (p[1] if len(p) > 1 else [])]),
         }
 
     def _estimate(self, tx: dict[str, Any]) -> int:
