@@ -63,3 +63,30 @@ def test_the_nth_occurrence_kills_the_process_by_sigkill() -> None:
                           check=False)
     assert done.returncode == -signal.SIGKILL
     assert done.stdout.split() == ["first"]
+
+
+def test_an_armed_crash_raises_at_its_nth_occurrence_once() -> None:
+    faults.arm("mint.after_send", 2)
+    assert faults.armed() == {"mint.after_send": 2}
+    faults.fault_point("mint.after_batch")  # another point does not count
+    faults.fault_point("mint.after_send")
+    with pytest.raises(faults.SimulatedCrash) as crash:
+        faults.fault_point("mint.after_send")
+    assert (crash.value.point, crash.value.nth) == ("mint.after_send", 2)
+    assert not isinstance(crash.value, Exception)  # no `except Exception` in a service swallows it
+    faults.fault_point("mint.after_send")  # fired once, then disarmed
+    assert faults.armed() == {}
+
+
+def test_crash_at_disarms_on_the_way_out_and_refuses_unknown_points() -> None:
+    with faults.crash_at("payout.after_file", 3):
+        faults.fault_point("payout.after_file")
+    faults.fault_point("payout.after_file")
+    faults.fault_point("payout.after_file")
+    assert faults.armed() == {}
+    for bad in (("payout.after_fil", 1), ("payout.after_file", 0)):
+        with pytest.raises(ValueError):
+            faults.arm(*bad)
+    faults.arm("bank.after_booking")
+    faults.reset()
+    assert faults.armed() == {}
