@@ -1,6 +1,6 @@
 """Bank messages as plain values: what an ISO 20022 statement or credit notification says, and what a payout asks.
 
-Pure: no XML here. The bank adapter parses camt.053 / camt.054 into these values and writes pain.001 /
+Pure: no XML here. The bank adapter parses camt.052 / camt.053 / camt.054 into these values and writes pain.001 /
 pacs.008 from them. Amounts are integers in the currency's minor unit (ISO 4217 exponent), parsed exactly
 from the decimal text of the message, never through a float.
 
@@ -97,6 +97,7 @@ def domain_currency(iso_code: str) -> Currency | None:
 
 
 class MessageKind(StrEnum):
+    REPORT = "camt.052"  # intraday account report: booked entries count like a notification's
     STATEMENT = "camt.053"
     NOTIFICATION = "camt.054"
 
@@ -131,6 +132,23 @@ class BankTransaction:
     debtor_account: AccountId | None = None
     remittance_unstructured: tuple[str, ...] = ()
     creditor_references: tuple[str, ...] = ()
+    credit_debit: CreditDebit | None = None  # the detail's own CdtDbtInd, when it gives one
+    # An FX leg: what the payer instructed, in its currency (AmtDtls/InstdAmt, or a TxDtls/Amt in a currency other
+    # than the account's), with the exchange rate the bank applied as written. `amount_minor` stays in the
+    # account's currency (None when the detail gives no amount in it).
+    instructed_amount_minor: int | None = None
+    instructed_currency: str | None = None
+    exchange_rate: str | None = None
+
+    @property
+    def fx_note(self) -> str | None:
+        """'instructed 1000.00 EUR at 8.4567' for an FX leg, None otherwise."""
+        if self.instructed_currency is None:
+            return None
+        amount = ("?" if self.instructed_amount_minor is None else format_amount_minor(
+            self.instructed_amount_minor, iso_currency_decimals.get(self.instructed_currency, 2)))
+        rate = f" at {self.exchange_rate}" if self.exchange_rate else ""
+        return f"instructed {amount} {self.instructed_currency}{rate}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +204,60 @@ class BankEntry:
     def remittance_text(self) -> str:
         """Every remittance line of the entry joined by spaces (what a matcher searches)."""
         return " ".join(self.remittance_unstructured + self.creditor_references)
+
+    @property
+    def is_batch(self) -> bool:
+        """A batch booking: several transaction details under one entry (a collective credit, a batch debit)."""
+        return len(self.transactions) > 1
+
+    @property
+    def fx_notes(self) -> tuple[str, ...]:
+        return tuple(n for tx in self.transactions if (n := tx.fx_note))
+
+
+def part_key(entry_key: str, index: int) -> str:
+    """Stable key of the `index`-th transaction detail of a batch entry: derived from the entry's own key, so a
+    notification and the statement that repeats the entry give the same part keys."""
+    return f"{entry_key}.{index}"
+
+
+class BatchMismatch(ValidationError):
+    """A batch entry whose details cannot be booked one by one: the whole entry goes to suspense."""
+
+    code = "bank_batch_mismatch"
+    title = "Batch entry does not add up"
+
+
+def entry_parts(entry: BankEntry) -> tuple[BankEntry, ...]:
+    """The bookings of one entry. An entry with one transaction detail or none is booked whole: (entry,). A batch
+    entry is split into one part per detail, each with its own key (`part_key`), its own amount in the account's
+    currency, its own references and remittance (the entry-level texts belong to the batch, not to any payer).
+
+    Raises BatchMismatch (nothing is split) when a detail has no amount in the account's currency, a detail goes
+    the other way than the entry, or the details do not add up to the entry's amount."""
+    if not entry.is_batch:
+        return (entry,)
+    total = 0
+    for i, tx in enumerate(entry.transactions):
+        if tx.amount_minor is None or (tx.currency is not None and tx.currency != entry.currency):
+            raise BatchMismatch(f"batch detail {i} gives no amount in the account's currency {entry.currency}",
+                                code="bank_batch_no_amount")
+        if tx.credit_debit is not None and tx.credit_debit is not entry.credit_debit:
+            raise BatchMismatch(f"batch detail {i} is a {tx.credit_debit.value} inside a {entry.credit_debit.value} "
+                                "entry", code="bank_batch_mixed_direction")
+        total += tx.amount_minor
+    if total != entry.amount_minor:
+        raise BatchMismatch(f"the {len(entry.transactions)} batch details add up to {total}, the entry is "
+                            f"{entry.amount_minor} (minor units)", code="bank_batch_sum_mismatch")
+    return tuple(
+        BankEntry(
+            entry_key=part_key(entry.entry_key, i), index=entry.index, amount_minor=tx.amount_minor or 0,
+            currency=entry.currency, credit_debit=entry.credit_debit, status=entry.status, reversal=entry.reversal,
+            booking_date=entry.booking_date, value_date=entry.value_date, entry_reference=None,
+            account_servicer_reference=tx.account_servicer_reference,
+            bank_transaction_code=entry.bank_transaction_code, additional_info=None, transactions=(tx,))
+        for i, tx in enumerate(entry.transactions)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +447,8 @@ class InboundFile:
     message: BankMessage | None
     rejection_code: str | None = None
     rejection_reason: str | None = None
+    # read again from quarantine: it was quarantined while still arriving and has changed since (now complete)
+    requeued: bool = False
 
     @property
     def quarantined(self) -> bool:

@@ -7,11 +7,12 @@ statement carry the same entry key) and acknowledges the file only after its boo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bauhinia.domain import banking as bnk
 from bauhinia.domain import issuance as iss
+from bauhinia.domain.errors import NotFoundError
 from bauhinia.domain.issuance import RedemptionStatus, SubscriptionStatus
 from bauhinia.domain.money import Currency
 from bauhinia.faults import fault_point
@@ -26,6 +27,10 @@ class IngestReport:
     suspense: int = 0
     payouts_settled: int = 0
     duplicate_entries: int = 0
+    batch_entries: int = 0  # entries booked detail by detail
+    unexplained_movements: int = 0  # debits matching no payout, reversals: each an incident and an operator task
+    incidents: list[str] = field(default_factory=list)  # incident ids opened by this run
+    requeued: list[str] = field(default_factory=list)  # files read again from quarantine (they were still arriving)
     quarantined: list[tuple[str, str, str]] = field(default_factory=list)
     screened_out: list[Any] = field(default_factory=list)  # issuance_compliance.DebtorBlock: credits to suspense
 
@@ -52,11 +57,15 @@ def _file_problem(ctx: IssuanceContext, message: bnk.BankMessage) -> tuple[str, 
 
 
 def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestReport:
-    """Read camt.054 / camt.053 files: book credits to customers (or suspense), settle payouts seen debited.
-    A duplicate file, a file for an unknown account or in the wrong currency is quarantined and changes nothing;
-    an entry already booked from another file (a notification and the later statement) is skipped."""
+    """Read camt.052 / camt.053 / camt.054 files: book credits to customers (or suspense), settle payouts seen
+    debited. A duplicate file, a file for an unknown account or in the wrong currency is quarantined and changes
+    nothing; an entry already booked from another file (a notification and the later statement) is skipped.
+    A batch entry is booked detail by detail. A debit matching no payout and a reversal open an incident (once,
+    by entry key) and an operator task; a quarantined file (other than a duplicate) raises an operator task."""
     report = IngestReport()
     for f in ctx.bank.read_inbound(max_files):
+        if f.requeued:
+            report.requeued.append(f.name)
         if f.message is None:
             report.quarantined.append((f.name, f.rejection_code or "", f.rejection_reason or ""))
             continue
@@ -70,14 +79,17 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
         now = _now(ctx)
         refs = ctx.store.deposit_references()
         blocked = {} if ctx.compliance is None else ctx.compliance.screen_debtors(
-            msg, ctx.reserve_accounts, lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
+            _booking_view(msg), ctx.reserve_accounts,
+            lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
         booked_out = len(report.screened_out)
+        alerts: list[_Alert] = []
         with ctx.store.unit_of_work(now) as uow:
             duplicate = uow.file_seen(f.content_hash, message_key)
             if not duplicate:
-                _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked)
+                alerts = _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked)
         if ctx.compliance is not None and len(report.screened_out) > booked_out:
             ctx.compliance.record_debtor_blocks(report.screened_out[booked_out:], now)  # alerts and cases
+        report.incidents += _open_incidents(ctx, alerts, message_key, now)
         reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
         if duplicate:
             ctx.bank.quarantine(f.name, "duplicate_statement",
@@ -87,73 +99,173 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
         fault_point("bank.after_booking")
         ctx.bank.acknowledge(f.name)
         report.files += 1
+    _alert_files(ctx, report)
     if report.files or report.quarantined:
         ctx.say(f"bank: {report.files} file(s) booked, {report.subscriptions} subscription(s), "
                 f"{report.suspense} to suspense, {report.payouts_settled} payout(s) settled, "
-                f"{report.duplicate_entries} entr(ies) already booked, {len(report.quarantined)} quarantined")
+                f"{report.duplicate_entries} entr(ies) already booked, {len(report.quarantined)} quarantined"
+                + (f", {report.unexplained_movements} unexplained movement(s) (incidents)"
+                   if report.unexplained_movements else ""))
     return report
+
+
+def _alert_files(ctx: IssuanceContext, report: IngestReport) -> None:
+    """An operator task for the files set aside (a bank file in quarantine may hold money that was never booked)
+    and for those read again from quarantine because they changed after it (they were still arriving)."""
+    bad = [q for q in report.quarantined if q[1] != "duplicate_statement"]
+    if not bad and not report.requeued:
+        return
+    with ctx.store.unit_of_work(_now(ctx)) as uow:
+        if bad:
+            uow.emit("operator.task", {"kind": "bank_files_quarantined", "count": len(bad),
+                                       "files": [{"name": n, "code": c, "reason": r[:300]} for n, c, r in bad[:100]]})
+        if report.requeued:
+            uow.emit("operator.task", {"kind": "bank_files_requeued", "count": len(report.requeued),
+                                       "files": report.requeued[:100]})
+
+
+@dataclass(frozen=True, slots=True)
+class _Alert:
+    """A reserve-account movement no flow explains: an incident and an operator task after the booking."""
+
+    key: str  # the entry key, or the part key of a batch detail
+    kind: str  # unmatched_debit | reversal | payout_not_instructed
+    fiat: Currency
+    amount_minor: int
+    direction: str
+    reason: str
+    texts: tuple[str, ...]
+    bank_transaction_code: str | None
+
+
+def _booking_view(msg: bnk.BankMessage) -> bnk.BankMessage:
+    """The message with every batch entry split into its parts (what screening looks at: each payer)."""
+    reports = []
+    for rep in msg.reports:
+        entries: list[bnk.BankEntry] = []
+        for e in rep.entries:
+            try:
+                entries.extend(bnk.entry_parts(e))
+            except bnk.BatchMismatch:
+                entries.append(e)
+        reports.append(replace(rep, entries=tuple(entries)))
+    return replace(msg, reports=tuple(reports))
+
+
+def _with_fx(text: str | None, entry: bnk.BankEntry) -> str | None:
+    notes = entry.fx_notes
+    if not notes:
+        return text
+    fx = "FX: " + "; ".join(notes)
+    return (f"{text}; {fx}" if text else fx)[:300]
 
 
 def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.BankMessage, message_key: str,
                refs: Mapping[str, str], now: int, report: IngestReport, blocked: Mapping[str, Any] | None = None
-               ) -> None:
+               ) -> list[_Alert]:
+    """Book one file's entries. A batch entry (several transaction details) is booked detail by detail, each
+    under its own part key; one whose details do not add up goes to suspense whole. Returns the movements an
+    operator must look at (debits matching no payout, reversals), for incidents after the commit."""
     entries = [(rep, e) for rep in msg.reports for e in rep.entries]
     known = uow.known_entries([e.entry_key for _, e in entries])
     customers = {c.id: c for c in ctx.store.customers()}
     sub_seq = uow.next_seq("subscriptions")
     sus_seq = uow.next_seq("suspense")
     entry_rows, sub_rows, sus_rows, transfers, transitions = [], [], [], [], []
-    settled: list[tuple[int, str]] = []
+    settled: list[tuple[int, str, bnk.BankEntry, Currency]] = []
+    alerts: list[_Alert] = []
     seen_now: set[str] = set()
     for rep, e in entries:
         if e.entry_key in known or e.entry_key in seen_now:
             report.duplicate_entries += 1
             continue
-        if e.status != "BOOK" or e.reversal:
+        if e.status != "BOOK":
             continue  # only booked money counts; a pending entry is booked when it arrives as BOOK
         seen_now.add(e.entry_key)
         fiat = ctx.reserve_accounts[rep.account.value]
-        row = dict(entry_key=e.entry_key, file_hash=f.content_hash, direction=e.credit_debit.value,
-                   amount_minor=e.amount_minor, currency=fiat.value, outcome="ignored", flow_seq=None, detail=None)
-        if e.credit_debit is bnk.CreditDebit.CREDIT:
-            customer_id = iss.match_deposit_reference(_texts(e), refs)
-            block = (blocked or {}).get(e.entry_key)
-            if customer_id is not None and block is None:
-                c = customers[customer_id]
-                transfers += iss.deposit_entry(sub_seq, fiat, e.amount_minor, c.seq, f"sub:{sub_seq}")
-                sub_rows.append(dict(seq=sub_seq, entry_key=e.entry_key, customer_id=c.id, fiat=fiat.value,
-                                     amount_minor=e.amount_minor, fee_minor=0,
-                                     status=SubscriptionStatus.RECEIVED.value, received_at_ns=now,
-                                     updated_at_ns=now))
-                transitions.append(_t("subscription", sub_seq, None, "received", now, ctx.actor, message_key))
-                row.update(outcome="subscription", flow_seq=sub_seq)
-                sub_seq += 1
-                report.subscriptions += 1
-            else:
-                transfers += iss.suspense_entry(sus_seq, fiat, e.amount_minor, f"suspense:{sus_seq}")
-                debtor = next((tx.debtor_name for tx in e.transactions if tx.debtor_name), None)
-                sus_rows.append(dict(seq=sus_seq, entry_key=e.entry_key, fiat=fiat.value,
-                                     amount_minor=e.amount_minor, debtor_name=(debtor or "")[:200],
-                                     remittance=" | ".join(_texts(e))[:500], status="open", received_at_ns=now))
-                row.update(outcome="suspense", flow_seq=sus_seq,
-                           detail=block.reason[:300] if block else "no customer reference matched")
-                if block is not None:
-                    report.screened_out.append(block)
-                sus_seq += 1
-                report.suspense += 1
-        else:
-            seq = _payout_reference_seq(e, fiat)
-            if seq is not None:
-                settled.append((seq, e.entry_key))
-                row.update(outcome="payout", flow_seq=seq)
+        row: dict[str, Any] = dict(entry_key=e.entry_key, file_hash=f.content_hash, direction=e.credit_debit.value,
+                                   amount_minor=e.amount_minor, currency=fiat.value, outcome="ignored",
+                                   flow_seq=None, detail=None)
         entry_rows.append(row)
+        if e.reversal:  # the bank takes back an earlier booking: a person decides what it undoes
+            row["detail"] = _with_fx(f"reversal ({e.credit_debit.value}): left to an operator", e)
+            alerts.append(_Alert(e.entry_key, "reversal", fiat, e.amount_minor, e.credit_debit.value,
+                                 "the bank reversed an earlier booking (RvslInd)", tuple(_texts(e)),
+                                 e.bank_transaction_code))
+            continue
+        mismatch: str | None = None
+        try:
+            parts = bnk.entry_parts(e)
+        except bnk.BatchMismatch as exc:
+            parts, mismatch = (e,), exc.detail
+        if e.is_batch and mismatch is None:
+            report.batch_entries += 1
+        booked: list[str] = []
+        if e.credit_debit is bnk.CreditDebit.CREDIT:
+            for part in parts:
+                customer_id = None if mismatch else iss.match_deposit_reference(_texts(part), refs)
+                block = (blocked or {}).get(part.entry_key)
+                if customer_id is not None and block is None:
+                    c = customers[customer_id]
+                    transfers += iss.deposit_entry(sub_seq, fiat, part.amount_minor, c.seq, f"sub:{sub_seq}")
+                    sub_rows.append(dict(seq=sub_seq, entry_key=part.entry_key, customer_id=c.id, fiat=fiat.value,
+                                         amount_minor=part.amount_minor, fee_minor=0,
+                                         status=SubscriptionStatus.RECEIVED.value, received_at_ns=now,
+                                         updated_at_ns=now))
+                    transitions.append(_t("subscription", sub_seq, None, "received", now, ctx.actor, message_key))
+                    booked.append(f"subscription {sub_seq}")
+                    row.update(outcome="subscription", flow_seq=sub_seq, detail=_with_fx(None, part))
+                    sub_seq += 1
+                    report.subscriptions += 1
+                else:
+                    transfers += iss.suspense_entry(sus_seq, fiat, part.amount_minor, f"suspense:{sus_seq}")
+                    debtor = next((tx.debtor_name for tx in part.transactions if tx.debtor_name), None)
+                    why = (f"batch entry not split: {mismatch}" if mismatch else
+                           block.reason if block else "no customer reference matched")
+                    remittance = " | ".join([*_texts(part), *part.fx_notes])
+                    sus_rows.append(dict(seq=sus_seq, entry_key=part.entry_key, fiat=fiat.value,
+                                         amount_minor=part.amount_minor, debtor_name=(debtor or "")[:200],
+                                         remittance=remittance[:500], status="open", received_at_ns=now))
+                    booked.append(f"suspense {sus_seq}")
+                    if row["outcome"] != "subscription":
+                        row.update(outcome="suspense", flow_seq=sus_seq, detail=_with_fx(why[:300], part))
+                    if block is not None:
+                        report.screened_out.append(block)
+                    sus_seq += 1
+                    report.suspense += 1
+        else:
+            for part in parts:
+                seq = None if mismatch else _payout_reference_seq(part, fiat)
+                if seq is not None:
+                    settled.append((seq, part.entry_key, part, fiat))
+                    booked.append(f"payout {seq}")
+                    row.update(outcome="payout", flow_seq=seq)
+                    continue
+                why = (f"batch debit not split: {mismatch}" if mismatch else
+                       f"debit of {part.amount_minor} {fiat.value} minor units matches no payout "
+                       f"(no {_payout_prefix(fiat)}<seq> reference)")
+                alerts.append(_Alert(part.entry_key, "unmatched_debit", fiat, part.amount_minor,
+                                     e.credit_debit.value, why, tuple(_texts(part)), e.bank_transaction_code))
+                booked.append("unmatched")
+                if row["outcome"] == "ignored":
+                    row["detail"] = _with_fx(why[:300], part)
+        if e.is_batch and mismatch is None:
+            row.update(flow_seq=None, detail=_with_fx(
+                (f"batch of {len(parts)}: " + ", ".join(booked))[:300], e))
     uow.record_file(f.content_hash, message_key, f.name, msg.kind.value, len(entries))
     uow.record_entries(entry_rows)
     uow.add_subscriptions(sub_rows)
     uow.add_suspense(sus_rows)
-    for seq, _key in settled:
-        r = ctx.store.redemption(seq)
-        if r.status != RedemptionStatus.PAYOUT_INSTRUCTED.value:
+    for seq, key, part, fiat in settled:
+        try:
+            r = ctx.store.redemption(seq)
+        except NotFoundError:
+            r = None
+        if r is None or r.status != RedemptionStatus.PAYOUT_INSTRUCTED.value:
+            state = "unknown" if r is None else r.status
+            alerts.append(_Alert(key, "payout_not_instructed", fiat, part.amount_minor, part.credit_debit.value,
+                                 f"debit quotes {_payout_prefix(fiat)}{seq}, a redemption that is {state} "
+                                 "(no payout awaits settlement)", tuple(_texts(part)), part.bank_transaction_code))
             continue
         transfers += iss.payout_settled_entry(seq, f"rdm:{seq}")
         uow.update_redemption(seq, status=RedemptionStatus.PAID.value, paid_at_ns=now)
@@ -168,13 +280,55 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
             uow.emit("subscriptions.received", {"subscriptions": seqs[k : k + 1_000], "file": message_key})
     if sus_rows:
         uow.emit("operator.task", {"kind": "suspense_credits", "count": len(sus_rows), "file": message_key})
+    if alerts:
+        uow.emit("operator.task", {
+            "kind": "reserve_movements_unexplained", "count": len(alerts), "file": message_key,
+            "entries": [{"entry": a.key, "kind": a.kind, "direction": a.direction, "amount_minor": a.amount_minor,
+                         "fiat": a.fiat.value, "reason": a.reason} for a in alerts[:100]]})
+    report.unexplained_movements += len(alerts)
     uow.audit(ctx.actor, "bank.file_booked", f"bank_file:{f.content_hash[:16]}",
               {"message": message_key, "entries": len(entries), "subscriptions": len(sub_rows),
-               "suspense": len(sus_rows), "payouts_settled": report.payouts_settled})
+               "suspense": len(sus_rows), "payouts_settled": report.payouts_settled,
+               "unexplained": len(alerts)})
+    return alerts
+
+
+def incident_id_for(key: str) -> str:
+    """The incident of an unexplained movement: derived from its entry (or part) key, so re-reading the file, or
+    the statement that repeats a notification's entry, never opens a second one."""
+    return f"bank-{key}"[:64]
+
+
+def _open_incidents(ctx: IssuanceContext, alerts: list[_Alert], message_key: str, now: int) -> list[str]:
+    if not alerts:
+        return []
+    existing = {i.incident_id for i in ctx.reserves.list_incidents()}
+    opened: list[str] = []
+    for a in alerts:
+        incident_id = incident_id_for(a.key)
+        if incident_id in existing:
+            continue
+        what = {"unmatched_debit": "debit matching no payout", "reversal": "reversal by the bank",
+                "payout_not_instructed": "debit quoting a payout not awaiting settlement"}[a.kind]
+        reserves_svc.open_incident(
+            ctx.reserves, incident_id=incident_id, coin=a.fiat.coin, kind="reconciliation_break",
+            summary=(f"reserve account {what}: {a.direction} {a.amount_minor} {a.fiat.value} minor units "
+                     f"({message_key})"),
+            details={"entry": a.key, "movement": a.kind, "direction": a.direction, "amount_minor": a.amount_minor,
+                     "fiat": a.fiat.value, "reason": a.reason, "file": message_key,
+                     "bank_transaction_code": a.bank_transaction_code, "texts": list(a.texts)[:10]},
+            now_ns=now, severity="medium" if a.kind == "reversal" else "high")
+        existing.add(incident_id)
+        opened.append(incident_id)
+    return opened
+
+
+def _payout_prefix(fiat: Currency) -> str:
+    return f"RDM-{fiat.value}-"
 
 
 def _payout_reference_seq(entry: bnk.BankEntry, fiat: Currency) -> int | None:
-    prefix = f"RDM-{fiat.value}-"
+    prefix = _payout_prefix(fiat)
     for text in _texts(entry):
         for word in text.replace("/", " ").split():
             if word.startswith(prefix) and word[len(prefix):].isdigit():

@@ -1,4 +1,5 @@
-"""Read ISO 20022 camt.053 (statements) and camt.054 (debit/credit notifications), versions 001.02 to 001.12.
+"""Read ISO 20022 camt.052 (intraday account reports), camt.053 (statements) and camt.054 (debit/credit
+notifications), versions 001.02 to 001.14.
 
 Three steps, each of which can quarantine the file (raise BankFileRejected) before anything is booked:
 
@@ -9,6 +10,9 @@ Three steps, each of which can quarantine the file (raise BankFileRejected) befo
    Python object per element, about 0.3 ms per entry here, so files of more than `schema_full_entries_max`
    entries are checked on a sample: the whole document with each report cut to its first
    `schema_sample_entries` entries (headers, accounts and balances are always checked in full).
+   pyiso20022 1.6.2 (its newest release) has bindings up to 001.12: a 001.13 / 001.14 file is checked against
+   the 001.12 binding of its message (`binding_fallback`), with the elements the newer version added tolerated
+   rather than refused; every element we book from is still checked by step 3.
 3. Extract: a single pass over the already-parsed ElementTree reads every entry of every report into
    domain values, checking what we rely on for every entry whatever the schema mode: required elements,
    amounts exact to the currency's decimals, currency equal to the account's.
@@ -45,6 +49,7 @@ from bauhinia.domain.banking import (
     CreditNotification,
     MessageKind,
     currency_decimals,
+    iso_currency_decimals,
     make_entry_key,
     parse_amount_minor,
 )
@@ -55,12 +60,15 @@ entries_per_report_max: int = 1_000_000
 transactions_per_entry_max: int = 100_000
 schema_full_entries_max: int = 1_000
 schema_sample_entries: int = 50
-supported_versions: tuple[int, ...] = tuple(range(2, 13))
+supported_versions: tuple[int, ...] = tuple(range(2, 15))
+# the newest version pyiso20022 has bindings for; newer versions are checked against it, unknown elements tolerated
+binding_version_max: int = 12
 
 SchemaMode = Literal["auto", "full", "sample", "off"]
 
-_ROOT_RE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.05[34])\.001\.(\d{2})\}Document$")
-_MESSAGE_ELEMENT = {"camt.053": ("BkToCstmrStmt", "Stmt"), "camt.054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+_ROOT_RE = re.compile(r"^\{urn:iso:std:iso:20022:tech:xsd:(camt\.05[234])\.001\.(\d{2})\}Document$")
+_MESSAGE_ELEMENT = {"camt.052": ("BkToCstmrAcctRpt", "Rpt"), "camt.053": ("BkToCstmrStmt", "Stmt"),
+                    "camt.054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
 
 
 def _reject(code: str, detail: str) -> BankFileRejected:
@@ -97,7 +105,8 @@ def identify(root: ET.Element) -> tuple[MessageKind, int, str]:
     """(kind, version number, namespace) from the root element, or refuse the file."""
     m = _ROOT_RE.match(root.tag)
     if not m:
-        raise _reject("unknown_message", f"not a camt.053 or camt.054 document: root element {root.tag!r}")
+        raise _reject("unknown_message",
+                      f"not a camt.052, camt.053 or camt.054 document: root element {root.tag!r}")
     kind, version = MessageKind(m.group(1)), int(m.group(2))
     if version not in supported_versions:
         raise _reject(
@@ -120,12 +129,17 @@ def binding_document(kind: str, version: int) -> type[Any]:
     return document
 
 
-@lru_cache(maxsize=1)
-def _xml_parser() -> Any:
+def binding_fallback(version: int) -> int:
+    """The binding version a file of `version` is checked against: itself, or the newest one there is."""
+    return min(version, binding_version_max)
+
+
+@lru_cache(maxsize=2)
+def _xml_parser(strict: bool = True) -> Any:
     from xsdata.formats.dataclass.parsers import XmlParser
     from xsdata.formats.dataclass.parsers.config import ParserConfig
 
-    return XmlParser(config=ParserConfig(fail_on_unknown_properties=True, fail_on_converter_warnings=True))
+    return XmlParser(config=ParserConfig(fail_on_unknown_properties=strict, fail_on_converter_warnings=True))
 
 
 _MISSING_RE = re.compile(r"(\w+)\.__init__\(\) missing \d+ required (?:keyword-only )?arguments?: (.+)$")
@@ -143,12 +157,13 @@ def _xml_names(document_cls: type[Any], class_name: str, fields: list[str]) -> l
     return [by_field.get(f.replace("and ", "").strip(), f) for f in fields]
 
 
-def schema_parse(data: bytes, document_cls: type[Any]) -> Any:
-    """Parse screened bytes into the binding; refuse unknown elements, bad values and missing elements."""
+def schema_parse(data: bytes, document_cls: type[Any], *, strict: bool = True) -> Any:
+    """Parse screened bytes into the binding; refuse unknown elements (unless not `strict`), bad values and
+    missing elements."""
     from xsdata.exceptions import ParserError
 
     try:
-        return _xml_parser().from_bytes(data, document_cls)
+        return _xml_parser(strict).from_bytes(data, document_cls)
     except TypeError as exc:
         m = _MISSING_RE.search(str(exc))
         if m:
@@ -165,14 +180,19 @@ def schema_parse(data: bytes, document_cls: type[Any]) -> Any:
 def _schema_check(root: ET.Element, data: bytes, kind: MessageKind, version: int, mode: SchemaMode) -> None:
     if mode == "off":
         return
-    document_cls = binding_document(kind.value, version)
+    bound = binding_fallback(version)
+    document_cls = binding_document(kind.value, bound)
     ns = root.tag[1:].split("}", 1)[0]
     report_tag = f"{{{ns}}}{_MESSAGE_ELEMENT[kind.value][1]}"
     entry_tag = f"{{{ns}}}Ntry"
     body = root[0] if len(root) else root
     reports = body.findall(report_tag)
     entry_count = sum(1 for r in reports for _ in r.iterfind(entry_tag))
-    if mode == "full" or (mode == "auto" and entry_count <= schema_full_entries_max):
+    full = mode == "full" or (mode == "auto" and entry_count <= schema_full_entries_max)
+    if bound != version:
+        _schema_check_newer(root, ns, kind, bound, document_cls, reports, entry_tag, full)
+        return
+    if full:
         schema_parse(data, document_cls)
         return
     # Sample: keep each report's first entries only, serialise, check, then restore the children exactly.
@@ -192,6 +212,40 @@ def _schema_check(root: ET.Element, data: bytes, kind: MessageKind, version: int
             report[:] = kept
         schema_parse(ET.tostring(root, encoding="utf-8"), document_cls)
     finally:
+        for report, children in saved:
+            report[:] = children
+
+
+def _schema_check_newer(root: ET.Element, ns: str, kind: MessageKind, bound: int, document_cls: type[Any],
+                        reports: list[ET.Element], entry_tag: str, full: bool) -> None:
+    """A version newer than the bindings: rename the tree into the binding's namespace (and sample it, unless
+    `full`), check it with unknown elements tolerated, then restore every tag and child exactly."""
+    target = f"{{urn:iso:std:iso:20022:tech:xsd:{kind.value}.001.{bound:02d}}}"
+    prefix = f"{{{ns}}}"
+    saved: list[tuple[ET.Element, list[ET.Element]]] = []
+    renamed: list[tuple[ET.Element, str]] = []
+    try:
+        if not full:
+            for report in reports:
+                children = list(report)
+                n = 0
+                kept: list[ET.Element] = []
+                for child in children:
+                    if child.tag == entry_tag:
+                        n += 1
+                        if n > schema_sample_entries:
+                            continue
+                    kept.append(child)
+                saved.append((report, children))
+                report[:] = kept
+        for el in root.iter():
+            if isinstance(el.tag, str) and el.tag.startswith(prefix):
+                renamed.append((el, el.tag))
+                el.tag = target + el.tag[len(prefix):]
+        schema_parse(ET.tostring(root, encoding="utf-8"), document_cls, strict=False)
+    finally:
+        for el, tag in renamed:
+            el.tag = tag
         for report, children in saved:
             report[:] = children
 
@@ -310,19 +364,61 @@ def _kid_text(kids: dict[str, ET.Element], name: str) -> str | None:
     return el.text.strip() or None
 
 
-def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: str) -> BankTransaction:
-    kids = _kids(tx, ns_len)
+def _any_amount(el: ET.Element, where: str) -> tuple[int | None, str]:
+    """An amount in any currency: exact minor units when we know the currency's decimals, None otherwise (an FX
+    leg may be in a currency this platform does not book; its amount is kept as information only)."""
+    ccy = el.get("Ccy")
+    if not ccy or el.text is None:
+        raise _reject("missing_element", f"{where}: amount or its Ccy attribute is missing")
+    decimals = iso_currency_decimals.get(ccy)
+    if decimals is None:
+        return None, ccy
+    try:
+        return parse_amount_minor(el.text, decimals), ccy
+    except BankFileRejected as exc:
+        raise BankFileRejected(f"{where}: {exc.detail}", code=exc.code) from None
+
+
+def _tx_amounts(kids: dict[str, ET.Element], t: _Tags, entry_ccy: str, where: str
+                ) -> tuple[int | None, str | None, int | None, str | None, str | None]:
+    """(amount in the account's currency, its currency, instructed amount, instructed currency, rate) of a
+    TxDtls. The account-currency amount is the first of Amt, AmtDtls/TxAmt, AmtDtls/CntrValAmt written in the
+    entry's currency; an InstdAmt (or an Amt) in another currency is the FX leg, kept with its CcyXchg rate."""
+    dtls = kids.get("AmtDtls")
+    candidates: list[tuple[str, ET.Element]] = []
     amt_el = kids.get("Amt")
-    if amt_el is None and "AmtDtls" in kids:
-        amt_el = kids["AmtDtls"].find(t("TxAmt/Amt"))
+    if amt_el is not None:
+        candidates.append(("Amt", amt_el))
+    rate: str | None = None
+    if dtls is not None:
+        for name in ("TxAmt", "CntrValAmt", "InstdAmt"):
+            part = dtls.find(t(name))
+            if part is None:
+                continue
+            el = part.find(t("Amt"))
+            if el is not None:
+                candidates.append((f"AmtDtls/{name}/Amt", el))
+            rate = rate or _text(part, "CcyXchg/XchgRate", t)
     amount_minor: int | None = None
     ccy: str | None = None
-    if amt_el is not None:
-        amount_minor, ccy = _amount(amt_el, f"{where}/Amt")
-        if ccy != entry_ccy:
-            raise _reject(
-                "currency_mismatch", f"{where}: transaction in {ccy} inside an entry in {entry_ccy}"
-            )
+    instructed: tuple[int | None, str] | None = None
+    for path, el in candidates:
+        value, code = _any_amount(el, f"{where}/{path}")
+        if code == entry_ccy:
+            if amount_minor is None:
+                amount_minor, ccy = value, code
+        elif instructed is None or path.endswith("InstdAmt/Amt"):
+            instructed = (value, code)
+    if instructed is None:
+        return amount_minor, ccy, None, None, None
+    return amount_minor, ccy, instructed[0], instructed[1], rate
+
+
+def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: str) -> BankTransaction:
+    kids = _kids(tx, ns_len)
+    amount_minor, ccy, instructed_minor, instructed_ccy, rate = _tx_amounts(kids, t, entry_ccy, where)
+    cd_text = _kid_text(kids, "CdtDbtInd")
+    tx_cd = _credit_debit(cd_text, where) if cd_text else None
     refs_el = kids.get("Refs")
     refs = _kids(refs_el, ns_len) if refs_el is not None else {}
     e2e = _kid_text(refs, "EndToEndId")
@@ -354,6 +450,10 @@ def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: s
         debtor_account=debtor_account,
         remittance_unstructured=ustrd,
         creditor_references=cdtr_refs,
+        credit_debit=tx_cd,
+        instructed_amount_minor=instructed_minor,
+        instructed_currency=instructed_ccy,
+        exchange_rate=rate,
     )
 
 
@@ -501,7 +601,7 @@ def extract(
         )
     if not reports:
         raise _reject("missing_element", f"{kind.value}: the document has no {report_name}")
-    cls = BankStatement if kind is MessageKind.STATEMENT else CreditNotification
+    cls = {MessageKind.STATEMENT: BankStatement, MessageKind.NOTIFICATION: CreditNotification}.get(kind, BankMessage)
     return cls(
         kind=kind,
         version=f"001.{version:02d}",
@@ -518,7 +618,8 @@ def parse_camt(
     accounts: Mapping[str, str] | None = None,
     schema: SchemaMode = "auto",
 ) -> BankMessage:
-    """Bytes of a camt.053 / camt.054 file -> a BankStatement or CreditNotification, or BankFileRejected.
+    """Bytes of a camt.052 / camt.053 / camt.054 file -> a BankMessage (a BankStatement for camt.053, a
+    CreditNotification for camt.054), or BankFileRejected.
 
     `accounts` (account id -> ISO currency), when given, is the set of our accounts: a file about another
     account, or in another currency, is refused. `schema` chooses the binding check: "auto" (full up to
