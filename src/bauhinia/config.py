@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # person is held until a second person approves it. Rejected uploads are kept in quarantine within a bound.
     bank_signing_public_key_file: Path | None = None
     bank_quarantine_bytes_max: int = 256 * 1024 * 1024
+    # A dropped file that does not parse (or whose .sig is missing) is left in the inbox, not quarantined, until
+    # neither it nor its signature has changed for this long (it may still be arriving); <name>.done marks a file
+    # complete at once, *.part / *.tmp files are never read. 0: judge every file as soon as it is seen.
+    bank_inbox_settle_s: float = 2.0
     # Clients created through the API get no secret: a one-time enrolment code is written here (one JSON file per
     # client, readable by the owner only), for the delivery channel to hand to the client's owner, never to the
     # admin who created it. Empty: <data_dir>/enrolments.
@@ -91,7 +95,8 @@ class Settings(BaseSettings):
     # JSON-RPC node: keystore password of the role keys, confirmations before a block counts as final, and the
     # licence / mainland approval written into contracts deployed there.
     chain_keystore_password: str = ""
-    chain_confirmations: int = 2
+    # 12 blocks on a node (no payout before its burn is this deep); the in-process chain always uses 0
+    chain_confirmations: int = 12
     chain_licence_number: str = ""
     chain_cnh_approval_reference: str = ""
     # `screening update-lists`: each publisher's URL can be replaced (a mirror; tests point them at 127.0.0.1).

@@ -84,8 +84,12 @@ def test_chart_of_accounts_has_no_interest_to_holders() -> None:
         assert not [a for a in accounts if a.kind is AccountKind.EXPENSE]  # nothing the issuer could pay out
         assert not [a for a in accounts if re.search(r"interest|yield|reward", a.reference)]
     # the only entries that credit a holder-facing account are deposits, suspense releases and mint reversals
+    # (a burn reversal credits the issuer's own books only: coins outstanding, back from payable and fees)
     assert {k.name for k in iss.EntryKind} == {"DEPOSIT", "SUSPENSE", "MINT", "MINT_REVERSAL", "BURN",
-                                                "PAYOUT_SETTLED", "SUSPENSE_RELEASE", "CAPITAL"}
+                                                "PAYOUT_SETTLED", "SUSPENSE_RELEASE", "CAPITAL", "BURN_REVERSAL"}
+    reversal = iss.burn_reversal_entry(3, Currency.CNH, 1_000_00, 1_00, "rdm:3")
+    assert all(t.credit_account_id in (0, iss.book_account_id(Currency.CNH, iss.Book.COINS_OUTSTANDING))
+               for t in reversal)
 
 
 @pytest.mark.requirement("ISS-NO-INTEREST")

@@ -57,6 +57,11 @@ class ChainTx:
     state: ChainTxState
     block_number: int | None = None
     succeeded: bool | None = None  # None until mined; False if the transaction reverted
+    depth: int = 0  # blocks deep in the canonical chain when last read (1 = in the head block); 0 = not mined
+
+    def final(self, confirmations: int) -> bool:
+        """Mined and at least `confirmations` blocks deep (at least in a block when that is 0)."""
+        return self.succeeded is not None and self.depth >= max(confirmations, 1)
 
 
 @dataclass(frozen=True, slots=True)

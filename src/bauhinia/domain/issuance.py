@@ -184,7 +184,8 @@ SUBSCRIPTION_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]
     SubscriptionStatus.HELD: frozenset({SubscriptionStatus.HELD, SubscriptionStatus.MINTING,
                                         SubscriptionStatus.REFUNDED}),
     SubscriptionStatus.MINTING: frozenset({SubscriptionStatus.MINTED, SubscriptionStatus.HELD}),
-    SubscriptionStatus.MINTED: frozenset(),
+    # A mint mined and then lost to a reorganisation, whose transaction reverted on the fork that won: reversed.
+    SubscriptionStatus.MINTED: frozenset({SubscriptionStatus.HELD}),
     SubscriptionStatus.REFUNDED: frozenset(),
 }
 
@@ -199,7 +200,8 @@ class RedemptionStatus(StrEnum):
 
 REDEMPTION_TRANSITIONS: dict[RedemptionStatus, frozenset[RedemptionStatus]] = {
     RedemptionStatus.AWAITING_COINS: frozenset({RedemptionStatus.BURNED, RedemptionStatus.CANCELLED}),
-    RedemptionStatus.BURNED: frozenset({RedemptionStatus.PAYOUT_INSTRUCTED}),
+    # back to awaiting coins when the burn reverted on the final chain (the coins never arrived there)
+    RedemptionStatus.BURNED: frozenset({RedemptionStatus.PAYOUT_INSTRUCTED, RedemptionStatus.AWAITING_COINS}),
     RedemptionStatus.PAYOUT_INSTRUCTED: frozenset({RedemptionStatus.PAID}),
     RedemptionStatus.PAID: frozenset(),
     RedemptionStatus.CANCELLED: frozenset(),
@@ -342,6 +344,7 @@ class EntryKind(IntEnum):
     PAYOUT_SETTLED = 6
     SUSPENSE_RELEASE = 7
     CAPITAL = 8
+    BURN_REVERSAL = 9
 
 
 def transfer_id(kind: EntryKind, flow_seq: int, leg: int) -> int:
@@ -423,34 +426,64 @@ def mint_reversal_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: i
     return _link(legs)
 
 
-def burn_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: int, reference: str) -> list[Transfer]:
+burn_attempts_max = 5  # three legs per attempt in the transfer id's 4-bit leg field
+
+
+def _burn_leg(attempt: int, leg: int) -> int:
+    if not 0 <= attempt < burn_attempts_max:
+        raise RefusedError(f"a redemption is burned in at most {burn_attempts_max} attempts; an operator must "
+                           "resolve it", code="burn_attempts_exhausted")
+    return 3 * attempt + leg
+
+
+def burn_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: int, reference: str,
+               attempt: int = 0) -> list[Transfer]:
     """Burn and reserve release in one linked entry: coins outstanding down, the payout owed, and the reserve
-    cash for it held (pending) until the bank confirms the payment."""
+    cash for it held (pending) until the bank confirms the payment. Each attempt books under its own ids (a burn
+    reversed after a reorganisation and burned again books again)."""
     if not 0 <= fee < amount_minor:
         raise ValidationError("fee must be below the amount", code="bad_fee")
     payable = book_account_id(fiat, Book.REDEMPTIONS_PAYABLE)
     outstanding = book_account_id(fiat, Book.COINS_OUTSTANDING)
-    legs = [Transfer(transfer_id(EntryKind.BURN, flow_seq, 0), outstanding, payable, amount_minor - fee, fiat.value,
-                     code=int(EntryKind.BURN), reference=reference)]
+    legs = [Transfer(transfer_id(EntryKind.BURN, flow_seq, _burn_leg(attempt, 0)), outstanding, payable,
+                     amount_minor - fee, fiat.value, code=int(EntryKind.BURN), reference=reference)]
     if fee:
-        legs.append(Transfer(transfer_id(EntryKind.BURN, flow_seq, 1), outstanding,
+        legs.append(Transfer(transfer_id(EntryKind.BURN, flow_seq, _burn_leg(attempt, 1)), outstanding,
                              book_account_id(fiat, Book.FEE_INCOME), fee, fiat.value, code=int(EntryKind.BURN),
                              reference=reference))
-    legs.append(Transfer(payout_hold_id(flow_seq), payable, book_account_id(fiat, Book.RESERVE_CASH),
+    legs.append(Transfer(payout_hold_id(flow_seq, attempt), payable, book_account_id(fiat, Book.RESERVE_CASH),
                          amount_minor - fee, fiat.value, code=int(EntryKind.BURN), reference=reference,
                          flags=int(TransferFlags.PENDING)))
     return _link(legs)
 
 
-def payout_hold_id(flow_seq: int) -> int:
-    return transfer_id(EntryKind.BURN, flow_seq, 2)
+def burn_reversal_entry(flow_seq: int, fiat: Currency, amount_minor: int, fee: int, reference: str,
+                        attempt: int = 0) -> list[Transfer]:
+    """Undo burn `attempt` whose transaction reverted on the final chain: the held reserve cash is released and
+    the coins count as outstanding again (the holder still has them), fee included."""
+    payable = book_account_id(fiat, Book.REDEMPTIONS_PAYABLE)
+    outstanding = book_account_id(fiat, Book.COINS_OUTSTANDING)
+    legs = [Transfer(transfer_id(EntryKind.BURN_REVERSAL, flow_seq, _burn_leg(attempt, 0)), 0, 0, 0, "",
+                     code=int(EntryKind.BURN_REVERSAL), reference=reference, flags=int(TransferFlags.VOID_PENDING),
+                     pending_id=payout_hold_id(flow_seq, attempt)),
+            Transfer(transfer_id(EntryKind.BURN_REVERSAL, flow_seq, _burn_leg(attempt, 1)), payable, outstanding,
+                     amount_minor - fee, fiat.value, code=int(EntryKind.BURN_REVERSAL), reference=reference)]
+    if fee:
+        legs.append(Transfer(transfer_id(EntryKind.BURN_REVERSAL, flow_seq, _burn_leg(attempt, 2)),
+                             book_account_id(fiat, Book.FEE_INCOME), outstanding, fee, fiat.value,
+                             code=int(EntryKind.BURN_REVERSAL), reference=reference))
+    return _link(legs)
 
 
-def payout_settled_entry(flow_seq: int, reference: str) -> list[Transfer]:
-    """The bank paid: post the held reserve cash out."""
+def payout_hold_id(flow_seq: int, attempt: int = 0) -> int:
+    return transfer_id(EntryKind.BURN, flow_seq, _burn_leg(attempt, 2))
+
+
+def payout_settled_entry(flow_seq: int, reference: str, attempt: int = 0) -> list[Transfer]:
+    """The bank paid: post the held reserve cash of the burn attempt that was paid out."""
     return [Transfer(transfer_id(EntryKind.PAYOUT_SETTLED, flow_seq, 0), 0, 0, 0, "",
                      code=int(EntryKind.PAYOUT_SETTLED), reference=reference,
-                     flags=int(TransferFlags.POST_PENDING), pending_id=payout_hold_id(flow_seq))]
+                     flags=int(TransferFlags.POST_PENDING), pending_id=payout_hold_id(flow_seq, attempt))]
 
 
 def _link(legs: list[Transfer]) -> list[Transfer]:

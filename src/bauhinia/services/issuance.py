@@ -82,6 +82,14 @@ def _t(flow: str, seq: int, frm: str | None, to: str, at: int, actor: str, reaso
     return Transition(flow, str(seq), frm, to, at, actor, reason)
 
 
+def content_key(kind: str, fiat: Currency, attempts: Mapping[int, int]) -> str:
+    """A chain transaction's idempotency key derived from what it does: which flows (sequence numbers) in which
+    attempt. Two runners that would send the same mint or burn share one key, so the journal holds one
+    transaction; a retry after a reversal is a new attempt, hence a new key and a new transaction."""
+    body = ",".join(f"{seq}.{attempts[seq]}" for seq in sorted(attempts))
+    return f"{kind}:{fiat.value}:{hashlib.sha256(body.encode()).hexdigest()[:40]}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Set-up: coins, customers, bank accounts, wallets, issuer capital
 # ---------------------------------------------------------------------------------------------------------
@@ -270,10 +278,52 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
             report.minted_base_units += int(batch.amount_base_units) if minted else 0
         if report.refused:
             break
+    settle_mints(ctx, fiat)  # mined batches become final once deep enough (re-read from the chain)
     if report.minted or report.held:
         ctx.say(f"mint {fiat.value}: {report.minted} subscription(s) minted in {report.batches} batch(es), "
                 f"{report.held} held" + (f" ({report.refused[0]})" if report.refused else ""))
     return report
+
+
+def settle_mints(ctx: IssuanceContext, fiat: Currency) -> dict[str, int]:
+    """Mined mint batches until they are final: each is re-read from the canonical chain. Final and succeeded:
+    the batch is `final`. Reorganised out: its same bytes are offered again (by the journal). Reverted on the
+    fork that won: the mint is reversed in the ledger and its credits are held for a new attempt, so ledger and
+    chain agree after any reorganisation."""
+    chain = ctx.chains[fiat]
+    out = {"final": 0, "waiting": 0, "reversed": 0}
+    for b in ctx.store.mint_batches("mined"):
+        if Currency(b.fiat) is not fiat:
+            continue
+        tx = chain.refresh(b.idempotency_key)
+        if tx is None or not tx.final(chain.confirmations):
+            out["waiting"] += 1
+            continue
+        now = _now(ctx)
+        if tx.succeeded:
+            with ctx.store.unit_of_work(now) as uow:
+                uow.set_mint_batch(b.seq, "final", tx.tx_hash)
+            out["final"] += 1
+            continue
+        subs = ctx.store.batch_subscriptions(b.seq)
+        customers = {c.id: c for c in ctx.store.customers()}
+        reason = f"mint transaction {tx.tx_hash} reverted on the final chain (after a reorganisation)"
+        with ctx.store.unit_of_work(now) as uow:
+            attempts = uow.transitions_into("subscription", [x.seq for x in subs], "minting")
+            transfers = []
+            for x in subs:
+                transfers += iss.mint_reversal_entry(x.seq, fiat, x.amount_minor, x.fee_minor,
+                                                     customers[x.customer_id].seq, f"sub:{x.seq}",
+                                                     attempt=max(0, attempts[x.seq] - 1))
+            uow.set_mint_batch(b.seq, "refused", tx.tx_hash)
+            uow.post(transfers, "mint reversal", new=True)
+            uow.update_subscriptions([x.seq for x in subs], status="held", reason=reason[:300], mint_batch=None)
+            uow.record_transitions(_t("subscription", x.seq, x.status, "held", now, ctx.actor, reason)
+                                   for x in subs)
+            uow.emit("mint.batch_reversed", {"batch": b.seq, "reason": reason}, key=f"{b.idempotency_key}:rev")
+            uow.audit(ctx.actor, "mint.batch_reversed", f"mint_batch:{b.seq}", {"reason": reason})
+        out["reversed"] += 1
+    return out
 
 
 def _needs_approval(ctx: IssuanceContext, s: Any) -> bool:
@@ -351,8 +401,7 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
             transfers += iss.mint_entry(s.seq, fiat, s.amount_minor, fee, c.seq, f"sub:{s.seq}",
                                         attempt=attempts[s.seq])
         total = sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready)
-        seq = uow.next_seq("mint_batches")
-        key = f"mint:{fiat.value}:{seq}"
+        key = content_key("mint", fiat, {s.seq: attempts[s.seq] for s, _, _, _ in ready})
         batch_seq = uow.add_mint_batch(fiat, key, len(ready), total)
         uow.post(transfers, "mint", new=True)
         groups: dict[tuple[str, int], list[int]] = {}
@@ -567,10 +616,13 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
             free = uow.events_unclaimed([ev.event_key for _, ev in matched])
             matched = [(r, ev) for r, ev in matched if r.seq in still and ev.event_key in free]
             if matched:
-                burn_key = f"burn:{fiat.value}:{matched[0][0].seq}-{matched[-1][0].seq}:{len(matched)}"
+                # The attempt: how many burns of this redemption came before (a reversed burn is burned again).
+                attempts = uow.transitions_into("redemption", [r.seq for r, _ in matched], "burned")
+                burn_key = content_key("burn", fiat, {r.seq: attempts[r.seq] for r, _ in matched})
                 transfers = []
                 for r, _ev in matched:
-                    transfers += iss.burn_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}")
+                    transfers += iss.burn_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}",
+                                                attempt=attempts[r.seq])
                 for r, ev in matched:
                     uow.claim_event(ev.event_key, "redemption", r.seq)
                     uow.update_redemption(r.seq, status="burned", coin_event=ev.event_key, burn_key=burn_key,
@@ -585,7 +637,10 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
                            "deadline_ns": deadline})
         if matched:
             fault_point("redeem.after_burn_booked")
-            _burn(ctx, fiat, burn_key)
+            try:
+                _burn(ctx, fiat, burn_key)
+            except RefusedError as exc:  # booked: the payout gate sends it again, or reverses it
+                ctx.say(f"redeem {fiat.value}: burn {burn_key} refused for now: {exc.detail}")
             fault_point("redeem.after_burn")
         report.burned += len(matched)
     report.payout_files += run_payouts(ctx, fiat)
@@ -607,16 +662,133 @@ def _burn(ctx: IssuanceContext, fiat: Currency, burn_key: str) -> Any:
     return chain.burn(total, idempotency_key=burn_key)
 
 
+@dataclass
+class PayoutGate:
+    """What the finality gate decided in one payout run."""
+
+    ready: list[Any] = field(default_factory=list)  # burned redemptions whose burn and coins are final
+    waiting: int = 0  # burns not yet deep enough (or not yet mined)
+    reversed: list[int] = field(default_factory=list)  # redemptions whose burn reverted: back to awaiting coins
+    stopped: list[int] = field(default_factory=list)  # burn final but the coins it burned are gone: incident
+
+
+def _gate_payouts(ctx: IssuanceContext, fiat: Currency, burned: list[Any]) -> PayoutGate:
+    """No money leaves before the chain is final: a redemption is paid only when its burn succeeded and is the
+    coin's confirmation depth deep in the canonical chain (re-read now, not remembered), and the holder's
+    transfer into the redemption address is still among the indexed (confirmed, canonical) events."""
+    gate = PayoutGate()
+    chain = ctx.chains[fiat]
+    by_key: dict[str, list[Any]] = {}
+    for r in burned:
+        by_key.setdefault(r.burn_key, []).append(r)
+    for key, rows in by_key.items():
+        tx = chain.refresh(key)
+        if tx is None:  # booked, never sent (a crash in between, or refused): send it now
+            try:
+                _burn(ctx, fiat, key)
+            except RefusedError as exc:
+                ctx.index(fiat)
+                present = ctx.store.coin_events_present(ctx.coin_cursors[fiat], [r.coin_event for r in rows])
+                if any(r.coin_event not in present for r in rows):  # nothing was sent, and the coins are gone
+                    _reverse_burn(ctx, fiat, key, rows, f"burn refused and the coins are not on chain: {exc.detail}")
+                    gate.reversed += [r.seq for r in rows]
+                    continue
+                ctx.say(f"redeem {fiat.value}: burn {key} refused: {exc.detail}")  # e.g. paused: wait
+            gate.waiting += len(rows)
+            continue
+        if not tx.final(chain.confirmations):
+            gate.waiting += len(rows)
+            continue
+        if not tx.succeeded:
+            _reverse_burn(ctx, fiat, key, rows, f"burn {tx.tx_hash} reverted on the final chain")
+            gate.reversed += [r.seq for r in rows]
+            continue
+        ctx.index(fiat)
+        present = ctx.store.coin_events_present(ctx.coin_cursors[fiat], [r.coin_event for r in rows])
+        for r in rows:
+            if r.coin_event in present:
+                gate.ready.append(r)
+            else:
+                gate.stopped.append(r.seq)
+    if gate.stopped:
+        _stop_payouts(ctx, fiat, gate.stopped, "burned coins whose transfer to the redemption address is no "
+                      "longer on the chain")
+    return gate
+
+
+def _reverse_burn(ctx: IssuanceContext, fiat: Currency, burn_key: str, rows: list[Any], reason: str) -> None:
+    """The burn reverted where it counts (e.g. a reorganisation left the holder's transfer out): nothing was
+    burned, so book the burn's reversal and put each redemption back to awaiting its coins, its coin event
+    released (matched again if it comes back)."""
+    now = _now(ctx)
+    with ctx.store.unit_of_work(now) as uow:
+        still = uow.redemptions_still([r.seq for r in rows], RedemptionStatus.BURNED.value)
+        rows = [r for r in rows if r.seq in still and r.burn_key == burn_key]
+        if not rows:
+            return
+        attempts = uow.transitions_into("redemption", [r.seq for r in rows], "burned")
+        transfers = []
+        for r in rows:
+            transfers += iss.burn_reversal_entry(r.seq, fiat, r.amount_minor, r.fee_minor, f"rdm:{r.seq}",
+                                                 attempt=max(0, attempts[r.seq] - 1))
+            if r.coin_event:
+                uow.release_event(r.coin_event)
+            uow.update_redemption(r.seq, status=RedemptionStatus.AWAITING_COINS.value, coin_event=None,
+                                  burn_key=None, valid_at_ns=None, deadline_ns=None)
+        uow.post(transfers, "burn reversal", new=True)
+        uow.record_transitions(_t("redemption", r.seq, r.status, "awaiting_coins", now, ctx.actor, reason)
+                               for r in rows)
+        uow.emit("redemptions.burn_reversed", {"redemptions": [r.seq for r in rows][:1_000], "burn_key": burn_key,
+                                               "reason": reason}, key=f"{burn_key}:reversed")
+        uow.audit(ctx.actor, "redemption.burn_reversed", f"coin:{fiat.coin.value}",
+                  {"redemptions": [r.seq for r in rows][:1_000], "burn_key": burn_key, "reason": reason})
+    ctx.say(f"redeem {fiat.value}: burn {burn_key} reversed ({reason}); {len(rows)} redemption(s) await coins")
+
+
+def _incident_once(ctx: IssuanceContext, fiat: Currency, incident_id: str, kind: str, summary: str,
+                   details: dict[str, Any]) -> bool:
+    """Open an incident unless one with this id is already registered; True when it was opened now."""
+    if incident_id in {i.incident_id for i in ctx.reserves.list_incidents()}:
+        return False
+    reserves_svc.open_incident(ctx.reserves, incident_id=incident_id, coin=fiat.coin, kind=kind, summary=summary,
+                               details=details, now_ns=_now(ctx), severity="high")
+    return True
+
+
+def _stop_payouts(ctx: IssuanceContext, fiat: Currency, seqs: list[int], reason: str) -> None:
+    """Money must not leave for these redemptions, and the platform cannot tell alone what is right: an
+    incident for the operator (one per redemption, idempotent) and the payout withheld."""
+    for seq in seqs:
+        _incident_once(ctx, fiat, f"payout-stopped-{fiat.value.lower()}-{seq}", "payout_stopped",
+                       f"redemption {seq}: payout withheld: {reason}", {"redemption": seq, "reason": reason})
+    ctx.say(f"redeem {fiat.value}: payout withheld for {len(seqs)} redemption(s): {reason}")
+
+
+def check_paid_burns(ctx: IssuanceContext, fiat: Currency, limit: int = 5_000) -> list[int]:
+    """After the payout file: a burn that is no longer in the canonical chain (a reorganisation deeper than the
+    confirmation depth) means money left for coins that were not destroyed. Opens an incident per redemption
+    (idempotent) and returns their numbers; the journal offers the burn again meanwhile."""
+    chain = ctx.chains[fiat]
+    lost: list[int] = []
+    by_key: dict[str, list[int]] = {}
+    for r in ctx.store.redemptions(fiat, [RedemptionStatus.PAYOUT_INSTRUCTED.value], limit=limit):
+        by_key.setdefault(r.burn_key, []).append(r.seq)
+    for key, seqs in by_key.items():
+        tx = chain.refresh(key) if key else None
+        if tx is None or not (tx.succeeded and tx.final(chain.confirmations)):
+            lost += seqs
+    for seq in lost:
+        _incident_once(ctx, fiat, f"paid-burn-lost-{fiat.value.lower()}-{seq}", "paid_burn_lost",
+                       f"redemption {seq} was instructed for payout but its burn is no longer final on the chain",
+                       {"redemption": seq})
+    return lost
+
+
 def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
-    """Put every burned redemption into a payout batch (committed first), then write its pain.001 file."""
-    ready = []
-    burns: dict[str, Any] = {}
-    for r in ctx.store.redemptions(fiat, ["burned"], limit=redemptions_per_run_max):
-        if r.burn_key not in burns:
-            burns[r.burn_key] = _burn(ctx, fiat, r.burn_key)  # a no-op unless a crash left it unsent
-        tx = burns[r.burn_key]
-        if tx is not None and tx.succeeded:
-            ready.append(r)
+    """Put every burned redemption whose burn is final into a payout batch (committed first), then write its
+    pain.001 file. A burn not yet deep enough waits for a later run."""
+    burned = ctx.store.redemptions(fiat, ["burned"], limit=redemptions_per_run_max)
+    ready = _gate_payouts(ctx, fiat, burned).ready if burned else []
     files: list[str] = []
     if ready:
         now = _now(ctx)
@@ -624,15 +796,20 @@ def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
             if not ctx.calendar.is_business_day(from_ns(now).astimezone(HK_TZ).date()) \
             else from_ns(now).astimezone(HK_TZ).date()
         with ctx.store.unit_of_work(now) as uow:
-            seq = uow.next_seq("payout_batches")
-            batch_seq = uow.add_payout_batch(fiat, f"BH-PO-{fiat.value}-{seq:08d}", execution.isoformat())
-            uow.update_redemptions([r.seq for r in ready], status="payout_instructed", payout_batch=batch_seq)
-            uow.record_transitions(_t("redemption", r.seq, r.status, "payout_instructed", now, ctx.actor,
-                                      f"payout batch {batch_seq}") for r in ready)
-            uow.emit("payout.batch_created", {"batch": batch_seq, "redemptions": [r.seq for r in ready]})
-            uow.audit(ctx.actor, "payout.batch_created", f"payout_batch:{batch_seq}",
-                      {"redemptions": [r.seq for r in ready]})
-        fault_point("payout.after_batch")
+            # Claimed: only redemptions still burned (a second runner's batch took the others).
+            still = uow.redemptions_still([r.seq for r in ready], RedemptionStatus.BURNED.value)
+            ready = [r for r in ready if r.seq in still]
+            if ready:
+                seq = uow.next_seq("payout_batches")
+                batch_seq = uow.add_payout_batch(fiat, f"BH-PO-{fiat.value}-{seq:08d}", execution.isoformat())
+                uow.update_redemptions([r.seq for r in ready], status="payout_instructed", payout_batch=batch_seq)
+                uow.record_transitions(_t("redemption", r.seq, r.status, "payout_instructed", now, ctx.actor,
+                                          f"payout batch {batch_seq}") for r in ready)
+                uow.emit("payout.batch_created", {"batch": batch_seq, "redemptions": [r.seq for r in ready]})
+                uow.audit(ctx.actor, "payout.batch_created", f"payout_batch:{batch_seq}",
+                          {"redemptions": [r.seq for r in ready]})
+        if ready:
+            fault_point("payout.after_batch")
     for b in ctx.store.payout_batches("pending"):
         if Currency(b.fiat) is fiat:
             files.append(write_payout_file(ctx, b))
@@ -729,8 +906,11 @@ def recover(ctx: IssuanceContext) -> dict[str, int]:
             done["set_aside"] += 1
             continue
         done["mint_batches"] += 1
+    done["mints_reversed"] = 0
     for fiat in ctx.chains:
+        done["mints_reversed"] += settle_mints(ctx, fiat)["reversed"]
         done["burns_and_payouts"] += len(run_payouts(ctx, fiat))
+        done["paid_burns_lost"] = done.get("paid_burns_lost", 0) + len(check_paid_burns(ctx, fiat))
     return done
 
 

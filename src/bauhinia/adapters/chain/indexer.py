@@ -92,7 +92,10 @@ class ChainIndexer:
     def step(self, blocks_max: int = blocks_per_step_max) -> IndexStep:
         head = int(self.w3.eth.block_number)
         with self.engine.begin() as conn:
-            cur = conn.execute(sa.select(indexer_cursors).where(indexer_cursors.c.name == self.name)).one()
+            # The cursor row is the claim: a second indexer of this contract (another host) waits here on
+            # PostgreSQL; SQLite's write transaction (BEGIN IMMEDIATE) serialises them already.
+            cur = conn.execute(sa.select(indexer_cursors).where(indexer_cursors.c.name == self.name)
+                               .with_for_update()).one()
             next_block = int(cur.next_block)
             rolled_back, reorg = 0, False
             fork = self._find_fork(conn, next_block)
@@ -168,9 +171,12 @@ class ChainIndexer:
         return _hex(block["hash"]) if block else None
 
     def _roll_back(self, conn: sa.Connection, fork: int) -> int:
+        # Undone newest first, the exact reverse of how they were applied: a coin minted and then passed on
+        # in the orphaned blocks is taken back from its last holder before the mint is undone.
         orphaned = conn.execute(
             sa.select(events.c.sender, events.c.receiver, events.c.value_base_units)
             .where(events.c.cursor == self.name, events.c.block_number > fork, events.c.event == "Transfer")
+            .order_by(events.c.block_number.desc(), events.c.log_index.desc())
         ).all()
         reversed_transfers = [(r.receiver, r.sender, int(r.value_base_units)) for r in orphaned]
         self._apply_balances(conn, reversed_transfers)

@@ -300,6 +300,45 @@ class TxSender:
                                     code="chain_wait_timeout")
             time.sleep(self.poll_interval_s)
 
+    def refresh(self, idempotency_key: str, confirmations: int) -> ChainTx:
+        """The transaction as the canonical chain has it now, re-read from the node (never the journal's memory),
+        with its depth. A transaction reorganised out goes back to `submitted` and its same bytes are offered
+        again (the same hash and nonce: it can be mined at most once); one whose nonce another transaction took
+        is `dropped`. A transaction `confirmations` deep is `confirmed`, and stays so only while it is there."""
+        row = self.journal.get(idempotency_key)
+        if row is None:
+            raise ConflictError(f"no transaction journaled under {idempotency_key!r}", code="not_journaled")
+        if row.state == ChainTxState.DROPPED.value:
+            return row.to_chain_tx()
+        receipt = self._receipt(row.tx_hash)
+        now = self.clock_ns()
+        if receipt is None:
+            if row.state != ChainTxState.SUBMITTED.value:
+                self.journal.update(idempotency_key, now, state=ChainTxState.SUBMITTED.value, block_number=None,
+                                    block_hash=None, succeeded=None, error="reorganised out; offered again")
+                self.forget_nonces()
+            try:
+                self.w3.eth.get_transaction(row.tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                try:
+                    self._broadcast(row)
+                except ConflictError:  # dropped: its nonce is taken; the journal says so
+                    pass
+                except _REVERTS:  # e.g. an earlier nonce of ours is missing too: offered again on a later pass
+                    pass
+            again = self.journal.get(idempotency_key)
+            return (again or row).to_chain_tx()
+        head = int(self.w3.eth.block_number)
+        depth = max(0, head - int(receipt["blockNumber"]) + 1)
+        succeeded = int(receipt["status"]) == 1
+        state = ChainTxState.CONFIRMED if depth >= max(confirmations, 1) else ChainTxState.MINED
+        changes = {"state": state.value, "block_number": int(receipt["blockNumber"]),
+                   "block_hash": _hex(receipt["blockHash"]), "succeeded": succeeded}
+        if any(getattr(row, k) != v for k, v in changes.items()):
+            self.journal.update(idempotency_key, now, **changes)
+        return ChainTx(idempotency_key, ChainOp(row.op), row.tx_hash, state, int(receipt["blockNumber"]), succeeded,
+                       depth)
+
     def recover(self) -> int:
         """After a restart: re-broadcast journaled transactions the node does not know. Returns how many."""
         count = 0

@@ -183,6 +183,13 @@ class Web3Chain:
         row = self.sender.journal.get(idempotency_key)
         return row.to_chain_tx() if row else None
 
+    def refresh(self, idempotency_key: str) -> ch.ChainTx | None:
+        """The journaled transaction re-read from the canonical chain, with its depth (None: never journaled).
+        `final(self.confirmations)` on the answer says whether money may move on it."""
+        if self.sender.journal.get(idempotency_key) is None:
+            return None
+        return self.sender.refresh(idempotency_key, self.confirmations)
+
     def wait_confirmed(self, idempotency_key: str, timeout_s: float) -> ch.ChainTx:
         return self.sender.wait_confirmed(idempotency_key, self.confirmations, timeout_s)
 

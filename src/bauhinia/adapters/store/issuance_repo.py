@@ -270,6 +270,10 @@ class SqlIssuanceUow:
     def claim_event(self, event_key: str, outcome: str, flow_seq: int | None) -> None:
         self.conn.execute(t.claimed_events.insert().values(event_key=event_key, outcome=outcome, flow_seq=flow_seq))
 
+    def release_event(self, event_key: str) -> None:
+        """Give a claimed chain event back (its flow was reversed): if it is still on chain it can be matched again."""
+        self.conn.execute(t.claimed_events.delete().where(t.claimed_events.c.event_key == event_key))
+
     def add_payout_batch(self, fiat: Currency, message_id: str, execution_date: str) -> int:
         seq = self.next_seq("payout_batches")
         self.conn.execute(t.payout_batches.insert().values(
@@ -429,6 +433,23 @@ class SqlIssuanceStore:
 
     def transitions(self, flow: str, flow_seq: int) -> list[Any]:
         return self._all(_Q_TRANSITIONS, {"flow": flow, "flow_seq": flow_seq})
+
+    def coin_events_present(self, cursor: str, event_keys: Sequence[str]) -> set[str]:
+        """Which of the coin events (`tx_hash:log_index`) the indexer holds now: the canonical, confirmed ones
+        (a reorganisation removes the events of orphaned blocks)."""
+        wanted: dict[str, set[int]] = {}
+        for key in event_keys:
+            tx_hash, _, index = key.rpartition(":")
+            if tx_hash and index.isdigit():
+                wanted.setdefault(tx_hash, set()).add(int(index))
+        found: set[str] = set()
+        hashes = list(wanted)
+        ev = chain_events
+        for k in range(0, len(hashes), 900):
+            rows = self._all(sa.select(ev.c.tx_hash, ev.c.log_index).where(
+                ev.c.cursor == cursor, ev.c.tx_hash.in_(hashes[k : k + 900])))
+            found.update(f"{r.tx_hash}:{r.log_index}" for r in rows if int(r.log_index) in wanted[r.tx_hash])
+        return found
 
     def unclaimed_transfers_in(self, cursor: str, to_address: str, limit: int = 1_000) -> list[CoinTransferIn]:
         """Indexed coin transfers into `to_address` that no redemption has claimed yet, oldest first."""
