@@ -15,6 +15,9 @@ import pytest
 # building Settings with demo=False. Subprocesses (the CLI and server tests) inherit these.
 os.environ.setdefault("BAUHINIA_DEMO", "1")
 os.environ.setdefault("BAUHINIA_SCREEN_ISSUANCE", "0")
+# Tests write whole bank files and read them at once: a file that does not parse is judged on sight (the bank
+# tests that are about files still arriving set the settle time themselves).
+os.environ.setdefault("BAUHINIA_BANK_INBOX_SETTLE_S", "0")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("BAUHINIA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -346,7 +346,8 @@ class Container:
             bank=FolderBank(s.bank_dir(), accounts={a: f.value for a, f in accounts.items()},
                             verifier=(BankSignatureVerifier.from_file(s.bank_signing_public_key_file)
                                       if s.bank_signing_public_key_file else None),
-                            quarantine_bytes_max=s.bank_quarantine_bytes_max),
+                            quarantine_bytes_max=s.bank_quarantine_bytes_max,
+                            settle_s=s.bank_inbox_settle_s),
             reserves=self.reserves,
             calendar=load_hk_calendar(year - 1, year + 1),
             clock=self.clock,

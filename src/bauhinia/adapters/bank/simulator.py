@@ -2,6 +2,8 @@
 would send for the issuer's reserve account (version 001.08), for the demo, the benchmark and the tests.
 
 The documents follow the camt schemas (element order, namespaces); the parser reads them like any bank's.
+An entry can be a batch booking (`parts`: one transaction detail each, like a collective credit), carry an FX leg
+(`instructed`: the payer's amount and currency with the rate applied) or be a reversal.
 """
 
 from __future__ import annotations
@@ -15,6 +17,28 @@ NS = "urn:iso:std:iso:20022:tech:xsd:{kind}.001.08"
 
 
 @dataclass(frozen=True, slots=True)
+class SimFx:
+    """An FX leg: what the payer instructed (minor units of its currency) and the rate the bank applied."""
+
+    amount_minor: int
+    currency: str
+    rate: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimPart:
+    """One transaction detail of a batch entry."""
+
+    amount_minor: int
+    servicer_reference: str
+    remittance: str = ""
+    debtor_name: str = ""
+    debtor_account: str = ""
+    end_to_end_id: str = "NOTPROVIDED"
+    instructed: SimFx | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SimEntry:
     amount_minor: int
     credit: bool
@@ -23,6 +47,10 @@ class SimEntry:
     debtor_name: str = ""
     debtor_account: str = ""
     end_to_end_id: str = "NOTPROVIDED"
+    parts: tuple[SimPart, ...] = ()  # a batch booking: the entry's amount is written as given (tests break sums)
+    instructed: SimFx | None = None
+    reversal: bool = False
+    bank_code: tuple[str, str, str] | None = None  # (domain, family, sub-family), default PMNT/RCDT|ICDT/ESCT
 
 
 def _amount(minor: int) -> str:
@@ -30,25 +58,40 @@ def _amount(minor: int) -> str:
     return f"{whole}.{frac:02d}"
 
 
+def _tx(p: SimPart, ccy: str, cd: str, credit: bool) -> str:
+    party = ""
+    if p.debtor_name and credit:
+        acct = (f"<DbtrAcct><Id><Othr><Id>{escape(p.debtor_account)}</Id></Othr></Id></DbtrAcct>"
+                if p.debtor_account else "")
+        party = f"<RltdPties><Dbtr><Pty><Nm>{escape(p.debtor_name)}</Nm></Pty></Dbtr>{acct}</RltdPties>"
+    rmt = f"<RmtInf><Ustrd>{escape(p.remittance)}</Ustrd></RmtInf>" if p.remittance else ""
+    fx = ""
+    if p.instructed is not None:
+        i = p.instructed
+        fx = (f'<AmtDtls><InstdAmt><Amt Ccy="{i.currency}">{_amount(i.amount_minor)}</Amt>'
+              f"<CcyXchg><SrcCcy>{i.currency}</SrcCcy><TrgtCcy>{ccy}</TrgtCcy><XchgRate>{i.rate}</XchgRate>"
+              f'</CcyXchg></InstdAmt><TxAmt><Amt Ccy="{ccy}">{_amount(p.amount_minor)}</Amt></TxAmt></AmtDtls>')
+    return (
+        f"<TxDtls><Refs><AcctSvcrRef>{escape(p.servicer_reference)}</AcctSvcrRef>"
+        f"<EndToEndId>{escape(p.end_to_end_id)}</EndToEndId></Refs>"
+        f'<Amt Ccy="{ccy}">{_amount(p.amount_minor)}</Amt><CdtDbtInd>{cd}</CdtDbtInd>{fx}'
+        f"{party}{rmt}</TxDtls>"
+    )
+
+
 def _entry(e: SimEntry, ccy: str, day: str) -> str:
     cd = "CRDT" if e.credit else "DBIT"
-    fam = "RCDT" if e.credit else "ICDT"
-    party = ""
-    if e.debtor_name and e.credit:
-        acct = (f"<DbtrAcct><Id><Othr><Id>{escape(e.debtor_account)}</Id></Othr></Id></DbtrAcct>"
-                if e.debtor_account else "")
-        party = f"<RltdPties><Dbtr><Pty><Nm>{escape(e.debtor_name)}</Nm></Pty></Dbtr>{acct}</RltdPties>"
-    rmt = f"<RmtInf><Ustrd>{escape(e.remittance)}</Ustrd></RmtInf>" if e.remittance else ""
+    domain, fam, sub = e.bank_code or ("PMNT", "RCDT" if e.credit else "ICDT", "ESCT")
+    parts = e.parts or (SimPart(e.amount_minor, e.servicer_reference, e.remittance, e.debtor_name,
+                                e.debtor_account, e.end_to_end_id, e.instructed),)
+    details = "".join(_tx(p, ccy, cd, e.credit) for p in parts)
     return (
         f'<Ntry><NtryRef>{escape(e.servicer_reference)}</NtryRef><Amt Ccy="{ccy}">{_amount(e.amount_minor)}</Amt>'
-        f"<CdtDbtInd>{cd}</CdtDbtInd><RvslInd>false</RvslInd><Sts><Cd>BOOK</Cd></Sts>"
+        f"<CdtDbtInd>{cd}</CdtDbtInd><RvslInd>{'true' if e.reversal else 'false'}</RvslInd><Sts><Cd>BOOK</Cd></Sts>"
         f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
         f"<AcctSvcrRef>{escape(e.servicer_reference)}</AcctSvcrRef>"
-        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{fam}</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
-        f"<NtryDtls><TxDtls><Refs><AcctSvcrRef>{escape(e.servicer_reference)}</AcctSvcrRef>"
-        f"<EndToEndId>{escape(e.end_to_end_id)}</EndToEndId></Refs>"
-        f'<Amt Ccy="{ccy}">{_amount(e.amount_minor)}</Amt><CdtDbtInd>{cd}</CdtDbtInd>'
-        f"{party}{rmt}</TxDtls></NtryDtls></Ntry>"
+        f"<BkTxCd><Domn><Cd>{domain}</Cd><Fmly><Cd>{fam}</Cd><SubFmlyCd>{sub}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+        f"<NtryDtls>{details}</NtryDtls></Ntry>"
     )
 
 
