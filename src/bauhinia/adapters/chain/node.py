@@ -2,8 +2,8 @@
 
 BAUHINIA_CHAIN_RPC_URL (Settings.chain_rpc_url) selects the node; these extra variables belong to the chain:
   BAUHINIA_CHAIN_KEYSTORE_PASSWORD      decrypts the role keystores under <data_dir>/keystore (never logged)
-  BAUHINIA_CHAIN_CONFIRMATIONS          blocks deep before a transaction/event counts as confirmed (default 12; no payout
-                                        leaves before its burn is this deep)
+  BAUHINIA_CHAIN_CONFIRMATIONS          blocks deep before a transaction/event counts as confirmed (default 12;
+                                        no payout leaves before its burn is this deep)
   BAUHINIA_CHAIN_LICENCE_NUMBER         carried by each coin's contract
   BAUHINIA_CHAIN_CNH_APPROVAL_REFERENCE the mainland approval reference carried by the CNH coin
 """

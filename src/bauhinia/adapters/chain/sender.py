@@ -326,8 +326,10 @@ class TxSender:
                     pass
                 except _REVERTS:  # e.g. an earlier nonce of ours is missing too: offered again on a later pass
                     pass
-            again = self.journal.get(idempotency_key)
-            return (again or row).to_chain_tx()
+            receipt = self._receipt(row.tx_hash)  # a node that mines at once has it already
+            row = self.journal.get(idempotency_key) or row
+            if receipt is None or row.state == ChainTxState.DROPPED.value:
+                return row.to_chain_tx()
         head = int(self.w3.eth.block_number)
         depth = max(0, head - int(receipt["blockNumber"]) + 1)
         succeeded = int(receipt["status"]) == 1
