@@ -208,3 +208,17 @@ def test_the_indexer_undoes_orphaned_transfers_newest_first(issuer: Issuer) -> N
     balances = holder_balances_of(issuer.container.engine, issuer.ctx.coin_cursors[CNH])
     assert balances.get(friend.lower(), 0) == 0
     assert balances[holder.wallet.lower()] == chain.balance_of(holder.wallet) == minor_to_base_units(5_000_00)
+
+
+def test_byte_identical_transactions_under_two_keys_are_merged_not_a_crash(issuer: Issuer) -> None:
+    from dataclasses import replace
+
+    journal = issuer.chain().sender.journal
+    holder = _holder_with_coins(issuer, 1_000_00)
+    chain = issuer.chain()
+    sent = chain.transfer_as(holder.key, Account.create().address, 1, idempotency_key="pay-once")
+    row = journal.get("pay-once")
+    # a second runner signed the very same call with the same nonce under another key (before content keys)
+    twin = journal.insert(replace(row, idempotency_key="pay-once-run-2"), 1)
+    assert twin.idempotency_key == "pay-once" and twin.tx_hash == sent.tx_hash
+    assert journal.get("pay-once-run-2") is None

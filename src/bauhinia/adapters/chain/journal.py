@@ -65,11 +65,20 @@ class TxJournal:
             with self.engine.begin() as conn:
                 conn.execute(tx_journal.insert().values(**values, created_at_ns=now_ns, updated_at_ns=now_ns))
         except sa.exc.IntegrityError:
-            existing = self.get(row.idempotency_key)
+            existing = self.get(row.idempotency_key) or self.by_hash(row.tx_hash)
             if existing is None:
                 raise
+            # The same key, or byte-identical signed bytes under another key (two callers that signed the same
+            # call with the same nonce): one transaction, merged into the row already there, never a crash.
             return existing
         return row
+
+    def by_hash(self, tx_hash: str) -> JournalRow | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(*[tx_journal.c[n] for n in _COLUMNS]).where(tx_journal.c.tx_hash == tx_hash)
+            ).first()
+        return JournalRow(**found._asdict()) if found else None
 
     def update(self, idempotency_key: str, now_ns: int, **changes: object) -> None:
         with self.engine.begin() as conn:

@@ -162,7 +162,8 @@ class TxSender:
                 state=ChainTxState.SUBMITTED.value,
             )
             stored = self.journal.insert(row, self.clock_ns())  # committed before the broadcast
-            if stored.tx_hash != row.tx_hash:  # someone else journaled this key first: theirs wins
+            if stored.tx_hash != row.tx_hash or stored.idempotency_key != row.idempotency_key:
+                # someone else journaled this key (or these very bytes) first: theirs wins
                 self._nonces.pop(account.address, None)
                 return self._resume(stored, wait)
             fault_point("chain.after_journal")
