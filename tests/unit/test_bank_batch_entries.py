@@ -249,3 +249,13 @@ def test_settle_time_must_not_be_negative(tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError):
         FolderBank(tmp_path, settle_s=-1)
+
+
+def test_fx_leg_on_the_entry_itself_is_kept() -> None:
+    data = camt054("N1", AT, ACCOUNT, "HKD", [SimEntry(7_800_00, True, "FX-3", "SUB")])
+    leg = (b'<AmtDtls><InstdAmt><Amt Ccy="USD">1000.00</Amt><CcyXchg><SrcCcy>USD</SrcCcy><TrgtCcy>HKD</TrgtCcy>'
+           b'<XchgRate>7.8</XchgRate></CcyXchg></InstdAmt></AmtDtls>')
+    data = data.replace(b"</BkTxCd><NtryDtls>", b"</BkTxCd>" + leg + b"<NtryDtls>", 1)
+    entry = parse_camt(data, schema="full").entries[0]
+    assert entry.fx_note == "instructed 1000.00 USD at 7.8" and entry.fx_notes == (entry.fx_note,)
+    assert entry.amount_minor == 7_800_00

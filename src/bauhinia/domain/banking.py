@@ -169,6 +169,7 @@ class BankEntry:
     bank_transaction_code: str | None  # "PMNT/RCDT/VCOM" or the proprietary code
     additional_info: str | None
     transactions: tuple[BankTransaction, ...] = ()
+    fx_note: str | None = None  # an FX leg given on the entry itself (Ntry/AmtDtls), see BankTransaction.fx_note
 
     @property
     def is_booked_credit(self) -> bool:
@@ -212,7 +213,8 @@ class BankEntry:
 
     @property
     def fx_notes(self) -> tuple[str, ...]:
-        return tuple(n for tx in self.transactions if (n := tx.fx_note))
+        notes = tuple(n for tx in self.transactions if (n := tx.fx_note))
+        return notes if notes or self.fx_note is None else (self.fx_note,)
 
 
 def part_key(entry_key: str, index: int) -> str:

@@ -414,6 +414,17 @@ def _tx_amounts(kids: dict[str, ET.Element], t: _Tags, entry_ccy: str, where: st
     return amount_minor, ccy, instructed[0], instructed[1], rate
 
 
+def _entry_fx(kids: dict[str, ET.Element], t: _Tags, entry_ccy: str, where: str) -> str | None:
+    """The FX leg of an entry's own AmtDtls (an entry with no transaction details may carry it there)."""
+    if "AmtDtls" not in kids:
+        return None
+    _, _, minor, ccy, rate = _tx_amounts({"AmtDtls": kids["AmtDtls"]}, t, entry_ccy, f"{where}/AmtDtls")
+    if ccy is None:
+        return None
+    return BankTransaction(None, None, instructed_amount_minor=minor, instructed_currency=ccy,
+                           exchange_rate=rate).fx_note
+
+
 def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: str) -> BankTransaction:
     kids = _kids(tx, ns_len)
     amount_minor, ccy, instructed_minor, instructed_ccy, rate = _tx_amounts(kids, t, entry_ccy, where)
@@ -531,6 +542,7 @@ def _entries(
                 bank_transaction_code=_bank_tx_code(kids.get("BkTxCd"), t),
                 additional_info=_kid_text(kids, "AddtlNtryInf"),
                 transactions=tuple(txs),
+                fx_note=_entry_fx(kids, t, ccy, w),
             )
         )
     return tuple(out)
