@@ -202,3 +202,65 @@ def test_file_quarantined_while_arriving_is_booked_when_finished(issuer: Issuer)
     assert tasks(issuer, "bank_files_requeued")[0]["files"] == ["late.xml"]
     assert svc.ingest_bank_files(ctx).files == 0
     assert (issuer.settings.bank_dir() / "processed" / "late.xml").exists()
+
+
+def test_each_payer_of_a_batch_is_screened(tmp_path: Path) -> None:
+    """Screening looks at every detail's debtor: a listed payer inside a collective credit goes to suspense alone
+    (before, only the first detail's debtor was screened, for the whole entry)."""
+    from bauhinia.adapters.screening.screener import ListScreener
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "test.ftm.json").write_text(json.dumps(
+        {"id": "c-redstar", "schema": "Company", "properties": {"name": ["Red Star Maritime Trading Co., Ltd."]}}),
+        encoding="utf-8")
+    (tmp_path / "blacklist.txt").write_text("", encoding="utf-8")
+    issuer = make_issuer(tmp_path / "data", screening=True, screener=ListScreener(lists, tmp_path / "blacklist.txt"))
+    try:
+        ctx = issuer.ctx
+        a = issuer.add_holder("a", "Alpha Trading Ltd", "111-1")
+        b = issuer.add_holder("b", "Beta Exports Ltd", "222-2")
+        listed = SimPart(500_00, "SC-2", f"SUBSCRIPTION {b.deposit_reference}", "Red Star Maritime Trading Co., Ltd.")
+        issuer.drop_notification([SimEntry(1_500_00, True, "SC", parts=(part(a, 1_000_00, "SC-1"), listed))], NOW)
+        rep = svc.ingest_bank_files(ctx)
+        assert (rep.subscriptions, rep.suspense) == (1, 1)
+        assert [(s.customer_id, s.amount_minor) for s in ctx.store.subscriptions()] == [("a", 1_000_00)]
+        [block] = rep.screened_out
+        [row] = entry_rows(issuer)
+        assert block.entry_key == f"{row.entry_key}.1" and block.amount_minor == 500_00
+        assert ctx.store.suspense()[0].amount_minor == 500_00
+    finally:
+        issuer.container.close()
+
+
+def test_batch_debit_settles_each_payout(issuer: Issuer) -> None:
+    """A payment file of two payouts booked by the bank as one debit with two details: both are paid."""
+    from bauhinia.domain.money import minor_to_base_units
+
+    ctx = issuer.ctx
+    a = issuer.add_holder("a", "Alpha Trading Ltd", "111-1")
+    b = issuer.add_holder("b", "Beta Exports Ltd", "222-2")
+    issuer.fund_gas(a, b)
+    issuer.drop_notification([issuer.deposit(a, 10_000_00, "IN-A"), issuer.deposit(b, 20_000_00, "IN-B")], NOW)
+    svc.ingest_bank_files(ctx)
+    assert svc.run_subscriptions(ctx, CNH).minted == 2
+    chain = issuer.chain()
+    seqs = []
+    for h, amount, key in ((a, 4_000_00, "r-a"), (b, 6_000_00, "r-b")):
+        req = iss.RedemptionRequest(h.customer_id, Currency.BCNH, amount, h.wallet, h.bank_account, key)
+        seqs.append(svc.request_redemption(ctx, req).seq)
+        chain.transfer_as(h.key, chain.redemption_address, minor_to_base_units(amount), idempotency_key=f"t:{key}")
+    out = svc.run_redemptions(ctx, CNH)
+    assert out.burned == 2
+    reds = [ctx.store.redemption(s) for s in seqs]
+    assert all(r.status == "payout_instructed" for r in reds)
+    net = [r.amount_minor - r.fee_minor for r in reds]
+    refs = [svc.payout_reference(CNH, s) for s in seqs]
+    debit = SimEntry(sum(net), False, "OUT-BATCH", "PAYMENT FILE", parts=tuple(
+        SimPart(n, f"OUT-{i}", f"/ROC/{ref}", end_to_end_id=ref) for i, (n, ref) in enumerate(zip(net, refs,
+                                                                                                  strict=True))))
+    issuer.drop_statement([debit], NOW)
+    st = svc.ingest_bank_files(ctx)
+    assert (st.payouts_settled, st.unexplained_movements) == (2, 0)
+    assert all(ctx.store.redemption(s).status == "paid" for s in seqs)
+    assert ctx.ledger.check_invariants().ok
