@@ -177,8 +177,8 @@ def test_half_written_file_waits_then_books_once(tmp_path: Path, db_url: str) ->
         assert svc.ingest_bank_files(ctx).quarantined == []
         os.utime(bad, (bad.stat().st_mtime - 120, bad.stat().st_mtime - 120))
         assert [q[1] for q in svc.ingest_bank_files(ctx).quarantined] == ["bank_file_malformed"]
-        [task] = tasks(issuer, "bank_files_quarantined")
-        assert task["files"][0]["name"] == "000003-bad.xml"
+        [task] = tasks(issuer, "bank_file_quarantined")
+        assert task["file"] == "000003-bad.xml" and task["code"] == "bank_file_malformed"
     finally:
         issuer.container.close()
 
@@ -195,11 +195,11 @@ def test_file_quarantined_while_arriving_is_booked_when_finished(issuer: Issuer)
         writer.flush()
         rep = svc.ingest_bank_files(ctx)
         assert [q[1] for q in rep.quarantined] == ["bank_file_malformed"]
-        assert len(tasks(issuer, "bank_files_quarantined")) == 1
+        assert len(tasks(issuer, "bank_file_quarantined")) == 1
         writer.write(data[200:])
     rep = svc.ingest_bank_files(ctx)
     assert (rep.files, rep.subscriptions, rep.requeued) == (1, 1, ["late.xml"])
-    assert tasks(issuer, "bank_files_requeued")[0]["files"] == ["late.xml"]
+    assert [t["file"] for t in tasks(issuer, "bank_file_requeued")] == ["late.xml"]
     assert svc.ingest_bank_files(ctx).files == 0
     assert (issuer.settings.bank_dir() / "processed" / "late.xml").exists()
 

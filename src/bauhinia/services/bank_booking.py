@@ -66,13 +66,15 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
     for f in ctx.bank.read_inbound(max_files):
         if f.requeued:
             report.requeued.append(f.name)
+            _operator_task(ctx, {"kind": "bank_file_requeued", "file": f.name,
+                                 "reason": "quarantined while still arriving; it changed since and is read again"})
         if f.message is None:
-            report.quarantined.append((f.name, f.rejection_code or "", f.rejection_reason or ""))
+            _quarantined(ctx, report, f.name, f.rejection_code or "", f.rejection_reason or "")
             continue
         problem = _file_problem(ctx, f.message)
         if problem is not None:
             ctx.bank.quarantine(f.name, *problem)
-            report.quarantined.append((f.name, *problem))
+            _quarantined(ctx, report, f.name, *problem)
             continue
         msg = f.message
         message_key = f"{msg.kind.value}:{msg.message_id}"
@@ -99,7 +101,6 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
         fault_point("bank.after_booking")
         ctx.bank.acknowledge(f.name)
         report.files += 1
-    _alert_files(ctx, report)
     if report.files or report.quarantined:
         ctx.say(f"bank: {report.files} file(s) booked, {report.subscriptions} subscription(s), "
                 f"{report.suspense} to suspense, {report.payouts_settled} payout(s) settled, "
@@ -109,19 +110,15 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
     return report
 
 
-def _alert_files(ctx: IssuanceContext, report: IngestReport) -> None:
-    """An operator task for the files set aside (a bank file in quarantine may hold money that was never booked)
-    and for those read again from quarantine because they changed after it (they were still arriving)."""
-    bad = [q for q in report.quarantined if q[1] != "duplicate_statement"]
-    if not bad and not report.requeued:
-        return
+def _operator_task(ctx: IssuanceContext, payload: dict[str, Any]) -> None:
     with ctx.store.unit_of_work(_now(ctx)) as uow:
-        if bad:
-            uow.emit("operator.task", {"kind": "bank_files_quarantined", "count": len(bad),
-                                       "files": [{"name": n, "code": c, "reason": r[:300]} for n, c, r in bad[:100]]})
-        if report.requeued:
-            uow.emit("operator.task", {"kind": "bank_files_requeued", "count": len(report.requeued),
-                                       "files": report.requeued[:100]})
+        uow.emit("operator.task", payload)
+
+
+def _quarantined(ctx: IssuanceContext, report: IngestReport, name: str, code: str, reason: str) -> None:
+    """A file set aside raises an operator task at once: a bank file in quarantine may hold money never booked."""
+    report.quarantined.append((name, code, reason))
+    _operator_task(ctx, {"kind": "bank_file_quarantined", "file": name, "code": code, "reason": reason[:300]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,17 +307,26 @@ def _open_incidents(ctx: IssuanceContext, alerts: list[_Alert], message_key: str
             continue
         what = {"unmatched_debit": "debit matching no payout", "reversal": "reversal by the bank",
                 "payout_not_instructed": "debit quoting a payout not awaiting settlement"}[a.kind]
-        reserves_svc.open_incident(
-            ctx.reserves, incident_id=incident_id, coin=a.fiat.coin, kind="reconciliation_break",
-            summary=(f"reserve account {what}: {a.direction} {a.amount_minor} {a.fiat.value} minor units "
-                     f"({message_key})"),
-            details={"entry": a.key, "movement": a.kind, "direction": a.direction, "amount_minor": a.amount_minor,
-                     "fiat": a.fiat.value, "reason": a.reason, "file": message_key,
-                     "bank_transaction_code": a.bank_transaction_code, "texts": list(a.texts)[:10]},
-            now_ns=now, severity="medium" if a.kind == "reversal" else "high")
+        try:
+            _open_incident(ctx, a, incident_id, what, message_key, now)
+        except Exception:
+            if incident_id not in {i.incident_id for i in ctx.reserves.list_incidents()}:
+                raise
+            continue  # another runner opened it first
         existing.add(incident_id)
         opened.append(incident_id)
     return opened
+
+
+def _open_incident(ctx: IssuanceContext, a: _Alert, incident_id: str, what: str, message_key: str, now: int) -> None:
+    reserves_svc.open_incident(
+        ctx.reserves, incident_id=incident_id, coin=a.fiat.coin, kind="reconciliation_break",
+        summary=(f"reserve account {what}: {a.direction} {a.amount_minor} {a.fiat.value} minor units "
+                 f"({message_key})"),
+        details={"entry": a.key, "movement": a.kind, "direction": a.direction, "amount_minor": a.amount_minor,
+                 "fiat": a.fiat.value, "reason": a.reason, "file": message_key,
+                 "bank_transaction_code": a.bank_transaction_code, "texts": list(a.texts)[:10]},
+        now_ns=now, severity="medium" if a.kind == "reversal" else "high")
 
 
 def _payout_prefix(fiat: Currency) -> str:

@@ -272,11 +272,13 @@ class FolderBank:
     def acknowledge(self, name: str) -> None:
         """The caller committed this file's content: move it to processed/. Idempotent."""
         self._move(self.inbox / self._safe(name), self.processed)
+        self._requeued.discard(name)
 
     def quarantine(self, name: str, code: str, reason: str) -> None:
         """Quarantine a parsed file for a reason only the caller knows (duplicate statement, unknown
         account...). Idempotent."""
         self._move_to_quarantine(self._safe(name), code, reason)
+        self._requeued.discard(name)
 
     def _move_to_quarantine(self, name: str, code: str, reason: str,
                             stamp: tuple[os.stat_result, str] | None = None) -> None:
