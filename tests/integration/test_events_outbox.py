@@ -66,6 +66,39 @@ def test_events_publish_in_order_only_after_commit(engine) -> None:
     assert outbox.stats(engine, 10).pending == 0
 
 
+def test_two_relays_never_publish_side_by_side(engine, db_url: str) -> None:
+    """Two relays (two API workers, two hosts) on one database: while one holds its round, the other publishes
+    nothing; every event is published once. Before: both read the same pending rows and published them twice."""
+    with engine.begin() as conn:
+        for n in range(5):
+            outbox.enqueue(conn, "ledger.transfer", {"n": n}, now_ns=n + 1)
+    other_engine = make_engine(db_url)  # the second relay's own connections, as in another process
+    seen: list[int] = []
+    inside, release = threading.Event(), threading.Event()
+
+    class Slow:
+        def publish(self, event: outbox.OutboxEvent) -> None:
+            seen.append(event.id)
+            inside.set()
+            assert release.wait(10)
+
+    first = outbox.OutboxRelay(engine, Slow())
+    second = outbox.OutboxRelay(other_engine, outbox.InProcessBus())
+    second_bus_seen: list[int] = []
+    second.publisher.subscribe("*", lambda e: second_bus_seen.append(e.id))  # type: ignore[attr-defined]
+    worker = threading.Thread(target=first.run_once, args=(10,))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        assert second.run_once(10) == 0  # the round is claimed by the first relay
+    finally:
+        release.set()
+        worker.join(20)
+    assert len(seen) == 5 and second_bus_seen == []
+    assert second.run_once(10) == 0 and outbox.stats(engine, 10).pending == 0
+    other_engine.dispose()
+
+
 def test_enqueue_refuses_bad_input(sqlite_engine) -> None:
     with sqlite_engine.begin() as conn:
         with pytest.raises(ValidationError):

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -138,8 +141,61 @@ def _row_event(row: Any) -> OutboxEvent:
     )
 
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
+_RELAY_LOCK_KEY = 0x6268_6F75_7462_6F78  # "bhoutbox": the PostgreSQL advisory lock of the relay
+_memory_claims: dict[int, threading.Lock] = {}
+_memory_claims_guard = threading.Lock()
+
+
+@contextmanager
+def relay_claim(engine: Engine) -> Iterator[bool]:
+    """The relay's claim on a database's outbox, held for one round: True when this relay has it. Relays on
+    several hosts or processes never publish the same events side by side (order and at-most-one-in-flight per
+    event); one that finds the claim taken publishes nothing this round. PostgreSQL: a session advisory lock on
+    a connection kept for the round (given back if the process dies); a SQLite file: an exclusive `flock` on a
+    file beside it; an in-memory database: a lock per engine."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = bool(conn.exec_driver_sql(f"select pg_try_advisory_lock({_RELAY_LOCK_KEY})").scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.exec_driver_sql(f"select pg_advisory_unlock({_RELAY_LOCK_KEY})")
+                    conn.commit()
+        return
+    database = engine.url.database or ""
+    if database and database != ":memory:" and fcntl is not None:
+        fd = os.open(f"{database}.relay.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                got = True
+            except BlockingIOError:
+                got = False
+            yield got
+        finally:
+            os.close(fd)  # gives the lock back
+        return
+    with _memory_claims_guard:
+        lock = _memory_claims.setdefault(id(engine), threading.Lock())
+    got = lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()
+
+
 class OutboxRelay:
-    """Publishes pending outbox events in order. Run one relay per database (a worker loop calls run_once)."""
+    """Publishes pending outbox events in order. Any number of relays may run (API workers, `bauhinia run` on
+    several hosts): each round is claimed (`relay_claim`), so one relay at a time publishes a database's
+    events."""
 
     def __init__(
         self,
@@ -166,8 +222,13 @@ class OutboxRelay:
         return int(min(self.backoff_max_ns, self.backoff_base_ns * (2 ** max(0, attempts - 1))))
 
     def run_once(self, limit: int = 100) -> int:
-        """Publish up to `limit` due events in id order; returns how many were published."""
+        """Publish up to `limit` due events in id order; returns how many were published (0 when another relay
+        holds this round)."""
         limit = max(1, min(int(limit), RELAY_BATCH_MAX))
+        with relay_claim(self.engine) as mine:
+            return self._round(limit) if mine else 0
+
+    def _round(self, limit: int) -> int:
         now_ns = self.clock_ns()
         with self.engine.connect() as conn:
             rows = conn.execute(
