@@ -145,3 +145,17 @@ def test_two_redemption_runners_that_read_the_same_transfers_burn_and_pay_once(
     _books_match_chain(issuer)
     files = list((issuer.settings.bank_dir() / "outbox").glob("*.xml"))
     assert len(files) == 1  # one payment instruction
+
+
+def test_two_recoveries_of_one_pending_batch_settle_it_once(issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _credits(issuer)
+    ctx = issuer.ctx
+    with monkeypatch.context() as m:  # a runner that died right after journaling its batch
+        m.setattr(svc, "send_mint_batch", lambda ctx, batch: 0)
+        svc.run_subscriptions(ctx, CNH)
+    stale = ctx.store.mint_batches("pending")[0]  # what both recovering runners read
+    assert svc.send_mint_batch(ctx, stale) == 2
+    assert svc.send_mint_batch(ctx, stale) == 0  # the batch is no longer pending: nothing settled twice
+    for s in ctx.store.subscriptions():
+        assert [t.to_status for t in ctx.store.transitions("subscription", s.seq)].count("minted") == 1
+    _books_match_chain(issuer)

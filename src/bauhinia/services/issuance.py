@@ -302,20 +302,21 @@ def settle_mints(ctx: IssuanceContext, fiat: Currency) -> dict[str, int]:
         now = _now(ctx)
         if tx.succeeded:
             with ctx.store.unit_of_work(now) as uow:
-                uow.set_mint_batch(b.seq, "final", tx.tx_hash)
+                uow.move_mint_batch(b.seq, "mined", "final", tx.tx_hash)
             out["final"] += 1
             continue
         subs = ctx.store.batch_subscriptions(b.seq)
         customers = {c.id: c for c in ctx.store.customers()}
         reason = f"mint transaction {tx.tx_hash} reverted on the final chain (after a reorganisation)"
         with ctx.store.unit_of_work(now) as uow:
+            if not uow.move_mint_batch(b.seq, "mined", "refused", tx.tx_hash):
+                continue  # another runner reversed it first
             attempts = uow.transitions_into("subscription", [x.seq for x in subs], "minting")
             transfers = []
             for x in subs:
                 transfers += iss.mint_reversal_entry(x.seq, fiat, x.amount_minor, x.fee_minor,
                                                      customers[x.customer_id].seq, f"sub:{x.seq}",
                                                      attempt=max(0, attempts[x.seq] - 1))
-            uow.set_mint_batch(b.seq, "refused", tx.tx_hash)
             uow.post(transfers, "mint reversal", new=True)
             uow.update_subscriptions([x.seq for x in subs], status="held", reason=reason[:300], mint_batch=None)
             uow.record_transitions(_t("subscription", x.seq, x.status, "held", now, ctx.actor, reason)
@@ -459,7 +460,8 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
     now = _now(ctx)
     if tx is not None and tx.succeeded:
         with ctx.store.unit_of_work(now) as uow:
-            uow.set_mint_batch(batch.seq, "mined", tx.tx_hash)
+            if not uow.move_mint_batch(batch.seq, "pending", "mined", tx.tx_hash):
+                return 0  # another runner (a second recover) settled this batch first
             uow.update_subscriptions([s.seq for s in subs], status="minted")
             uow.record_transitions(_t("subscription", s.seq, s.status, "minted", now, ctx.actor, tx.tx_hash)
                                    for s in subs if s.status != "minted")
@@ -470,6 +472,8 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
     reason = reason or f"mint transaction {tx.tx_hash if tx else ''} reverted"
     customers = {c.id: c for c in ctx.store.customers()}
     with ctx.store.unit_of_work(now) as uow:
+        if not uow.move_mint_batch(batch.seq, "pending", "refused", tx.tx_hash if tx else None):
+            return 0  # another runner settled this batch first
         # The reversal of this attempt: the attempt number is how many times the subscription entered minting
         # before this batch (its own entry into minting included, hence - 1).
         attempts = uow.transitions_into("subscription", [s.seq for s in subs], "minting")
@@ -478,8 +482,7 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
             transfers += iss.mint_reversal_entry(s.seq, fiat, s.amount_minor, s.fee_minor,
                                                  customers[s.customer_id].seq, f"sub:{s.seq}",
                                                  attempt=max(0, attempts[s.seq] - 1))
-        uow.set_mint_batch(batch.seq, "refused", tx.tx_hash if tx else None)
-        uow.post(transfers, "mint reversal")
+        uow.post(transfers, "mint reversal", new=True)
         uow.update_subscriptions([s.seq for s in subs], status="held", reason=reason[:300], mint_batch=None)
         uow.record_transitions(_t("subscription", s.seq, s.status, "held", now, ctx.actor, reason) for s in subs)
         uow.emit("mint.batch_refused", {"batch": batch.seq, "reason": reason}, key=batch.idempotency_key)
@@ -891,7 +894,7 @@ def recover(ctx: IssuanceContext) -> dict[str, int]:
             # can never be sent: void it rather than wedge every later recovery on it.
             now = _now(ctx)
             with ctx.store.unit_of_work(now) as uow:
-                uow.set_mint_batch(b.seq, "void", None)
+                uow.move_mint_batch(b.seq, "pending", "void", None)
                 uow.audit(ctx.actor, "mint.batch_voided", f"mint_batch:{b.seq}", {"reason": "no credits"})
             done["set_aside"] += 1
             continue

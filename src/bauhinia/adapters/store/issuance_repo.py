@@ -224,6 +224,13 @@ class SqlIssuanceUow:
         self.conn.execute(t.mint_batches.update().where(t.mint_batches.c.seq == seq).values(
             status=status, tx_hash=tx_hash, updated_at_ns=self.now_ns))
 
+    def move_mint_batch(self, seq: int, from_status: str, status: str, tx_hash: str | None) -> bool:
+        """The status-checked transition (the claim): True only for the one writer that found it `from_status`."""
+        done = self.conn.execute(t.mint_batches.update().where(
+            t.mint_batches.c.seq == seq, t.mint_batches.c.status == from_status).values(
+            status=status, tx_hash=tx_hash, updated_at_ns=self.now_ns))
+        return bool(done.rowcount)
+
     # --- redemptions --------------------------------------------------------------------------------------
     def redemption_by_key(self, key: str) -> Any | None:
         """The redemption recorded under `key`, as this transaction sees it (writers are serialised)."""
