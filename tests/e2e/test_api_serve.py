@@ -54,3 +54,16 @@ def test_serve_and_token_over_http(tmp_path: Path) -> None:
             out, _ = proc.communicate()
     assert secret not in out and tok.json()["access_token"] not in out  # nothing secret in the logs
     assert '"request_id"' in out  # JSON log lines
+
+
+def test_several_workers_refuse_to_start_without_a_shared_signing_secret(tmp_path: Path) -> None:
+    env = {**os.environ, "BAUHINIA_DATA_DIR": str(tmp_path), "BAUHINIA_DEMO": "1"}
+    env.pop("BAUHINIA_API_JWT_SECRET", None)
+    env.pop("BAUHINIA_DATABASE_URL", None)
+    cli = [sys.executable, "-m", "bauhinia.entrypoints.cli.main"]
+    out = subprocess.run([*cli, "serve", "--workers", "2", "--port", str(_free_port())], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode != 0
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert lines and "jwt_secret_not_shared" in lines[-1] and "BAUHINIA_API_JWT_SECRET" in lines[-1]
+    assert "Traceback" not in out.stderr

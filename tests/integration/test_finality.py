@@ -222,3 +222,30 @@ def test_byte_identical_transactions_under_two_keys_are_merged_not_a_crash(issue
     twin = journal.insert(replace(row, idempotency_key="pay-once-run-2"), 1)
     assert twin.idempotency_key == "pay-once" and twin.tx_hash == sent.tx_hash
     assert journal.get("pay-once-run-2") is None
+
+
+def test_mints_work_on_a_chain_whose_blocks_lag_the_wall_clock(tmp_path: Path, db_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle node's latest block is old, and a dry run is checked against it: an attestation dated by the wall
+    clock was "in the future" there and every mint failed. Before: `attestation in the future` on each run."""
+    import time
+
+    from web3 import Web3
+
+    from bauhinia.adapters.chain import embedded
+    from bauhinia.adapters.chain.revm_provider import RevmProvider
+
+    monkeypatch.setattr(embedded, "make_embedded_w3",
+                        lambda engine="revm": Web3(RevmProvider(clock_s=lambda: time.time() - 2 * 3600)))
+    lagging = make_issuer(tmp_path / "lag", database_url=db_url)
+    try:
+        holder = lagging.add_holder("imp", "Kowloon Importers Ltd", "024-888-300400-101")
+        lagging.drop_notification([lagging.deposit(holder, 2_500_00, "IN-LAG")], NOW)
+        svc.ingest_bank_files(lagging.ctx)
+        report = svc.run_subscriptions(lagging.ctx, CNH)
+        assert report.refused == [] and report.minted == 1
+        status = lagging.chain().status()
+        assert status.attested_at_s <= status.head_time_s < time.time() - 3600
+        _books_match_chain(lagging)
+    finally:
+        lagging.container.close()

@@ -80,6 +80,7 @@ class CoinStatus:
     approval_reference: str
     roles: Mapping[str, str] = field(default_factory=dict)
     head_block: int = 0
+    head_time_s: int = 0  # the latest block's timestamp: the chain's own clock (0 = not known)
 
 
 def normalise_address(text: str) -> str:

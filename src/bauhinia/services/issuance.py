@@ -425,19 +425,28 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
 
 
 def _ensure_attested(ctx: IssuanceContext, fiat: Currency, chain: Chain, mint_base_units: int, key: str) -> None:
-    """Post the attested reserve to the contract's reserve guard when it does not cover this mint."""
-    status = chain.status()
-    now_s = _now(ctx) // 1_000_000_000 - attestation_clock_skew_s
-    fresh = status.attested_at_s and now_s - status.attested_at_s < status.reserve_max_age_s // 2
-    if fresh and status.attested_reserve_base_units >= status.total_supply_base_units + mint_base_units:
-        return
-    as_of = from_ns(_now(ctx)).astimezone(HK_TZ).date()
-    _outstanding, _in_flight, cash_minor = _liabilities(ctx, fiat)
-    pool = rsv.value_pool(fiat.coin, ctx.reserves.list_assets(fiat.coin), ctx.reserves.market_data(as_of))
-    reserve_base = minor_to_base_units(pool.reserve_value_minor + cash_minor)
-    digest = hashlib.sha256(json.dumps({"coin": fiat.coin.value, "reserve_base_units": reserve_base,
-                                        "at_s": now_s}, sort_keys=True).encode()).digest()
-    chain.attest_reserve(reserve_base, now_s, digest, idempotency_key=f"attest:{key}:{now_s}")
+    """Post the attested reserve to the contract's reserve guard when it does not cover this mint.
+
+    Freshness and the attestation's date are measured on the chain's own clock (its latest block), never only the
+    wall clock: the contract refuses an attestation dated after the block that carries it, and a dry run is
+    checked against the latest block, so on a chain whose blocks lag (an idle node) a wall-clock date was "in the
+    future" and every mint failed. The date is the earlier of the two clocks; when posting made the chain move on
+    (an idle node mines a block for it), a second posting dates it at the new head."""
+    for _ in range(2):
+        status = chain.status()
+        wall_s = _now(ctx) // 1_000_000_000 - attestation_clock_skew_s
+        chain_s = status.head_time_s or wall_s
+        fresh = status.attested_at_s and chain_s - status.attested_at_s < status.reserve_max_age_s // 2
+        if fresh and status.attested_reserve_base_units >= status.total_supply_base_units + mint_base_units:
+            return
+        at_s = max(min(wall_s, chain_s), status.attested_at_s)
+        as_of = from_ns(_now(ctx)).astimezone(HK_TZ).date()
+        _outstanding, _in_flight, cash_minor = _liabilities(ctx, fiat)
+        pool = rsv.value_pool(fiat.coin, ctx.reserves.list_assets(fiat.coin), ctx.reserves.market_data(as_of))
+        reserve_base = minor_to_base_units(pool.reserve_value_minor + cash_minor)
+        digest = hashlib.sha256(json.dumps({"coin": fiat.coin.value, "reserve_base_units": reserve_base,
+                                            "at_s": at_s}, sort_keys=True).encode()).digest()
+        chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}")
 
 
 def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:

@@ -208,6 +208,7 @@ class Web3Chain:
 
     def status(self) -> ch.CoinStatus:
         f = self.contract.functions
+        head = self.w3.eth.get_block("latest")
         roles = {
             "owner": f.owner().call(),
             "master_minter": f.master_minter().call(),
@@ -229,5 +230,6 @@ class Web3Chain:
             licence_number=str(f.licence_number().call()),
             approval_reference=str(f.approval_reference().call()),
             roles=roles,
-            head_block=int(self.w3.eth.block_number),
+            head_block=int(head["number"]),
+            head_time_s=int(head["timestamp"]),
         )

@@ -65,7 +65,14 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     if workers > 1:
         # Several processes: each builds its app from the environment; the outbox relay runs on its own
-        # (`bauhinia events relay`), so events keep one publisher and their order.
+        # (`bauhinia events relay`), so events keep one publisher and their order. Each worker would make its
+        # own random signing secret, and a token from one would fail on the others: refuse instead.
+        if settings.api_jwt_algorithm == "HS256" and not settings.api_jwt_secret:
+            from bauhinia.domain.errors import ConfigError
+
+            raise ConfigError("--workers > 1 needs one signing secret for every worker: set BAUHINIA_API_JWT_SECRET "
+                              "(32+ characters) or ES256 with BAUHINIA_API_JWT_PRIVATE_KEY_FILE",
+                              code="jwt_secret_not_shared")
         if relay:
             typer.echo("with --workers > 1 run the relay separately: bauhinia events relay", err=True)
         Container(settings).engine  # noqa: B018 - migrate once, before the workers start
