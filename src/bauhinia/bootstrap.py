@@ -265,7 +265,7 @@ class Container:
                                            cnh_approval_reference=self.settings.cnh_mainland_approval_reference)
             from bauhinia.adapters.chain.deploy import deploy_coin, find_deployment, record_deployment
             from bauhinia.adapters.chain.journal import TxJournal
-            from bauhinia.adapters.chain.keys import KeyStore
+            from bauhinia.adapters.chain.keys import KeyStore, role_secrets
             from bauhinia.adapters.chain.node import chain_settings, connect_node
             from bauhinia.adapters.chain.sender import TxSender
             from bauhinia.adapters.chain.web3_chain import Web3Chain
@@ -278,7 +278,8 @@ class Container:
             out = EmbeddedChains(w3=w3, sender=sender, engine=self.engine)
             store = KeyStore(self.settings.data_dir / "keystore")
             for coin in (Currency.BCNH, Currency.BHKD):
-                keys = store.load_or_create(coin.value, cs.keystore_password, self.settings.keystore_scrypt_n or None)
+                keys = store.load_or_create(coin.value, role_secrets(self.settings),
+                                            self.settings.keystore_scrypt_n or None)
                 found = find_deployment(self.engine, int(w3.eth.chain_id), coin)
                 if found:
                     out.chains[coin] = Web3Chain(coin, w3, str(found["address"]), keys, sender,
@@ -386,10 +387,12 @@ class Container:
         with self._lock:
             chains = self.chains
             if self.settings.chain_rpc_url:
-                from bauhinia.adapters.chain.node import chain_settings
 
-                password = chain_settings(self.settings).keystore_password
-                roles = {r: load_or_create_role_key(self.settings.data_dir / "keystore", r, password,
+                from bauhinia.adapters.chain.keys import role_secrets
+
+                secrets = role_secrets(self.settings)  # each settlement role its own password, as the coins'
+                roles = {r: load_or_create_role_key(self.settings.data_dir / "keystore", r,
+                                                    secrets.password("SETTLEMENT", r),
                                                     self.settings.keystore_scrypt_n or None)
                          for r in SETTLEMENT_ROLES}
                 fund_gas = bool(self.settings.chain_dev_funding)

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # JSON-RPC node: keystore password of the role keys, confirmations before a block counts as final, and the
     # licence / mainland approval written into contracts deployed there.
     chain_keystore_password: str = ""
+    # Each role key's own password (issue 20): a folder with one file per role (`minter`, `pauser`, ... or
+    # `<COIN>-<role>`), as a secrets manager mounts them, or a JSON object role -> password. Outside a demo no
+    # role may fall back to the shared chain_keystore_password.
+    chain_key_secrets_dir: Path | None = None
+    chain_key_passwords: dict[str, str] = {}
     # 12 blocks on a node (no payout before its burn is this deep); the in-process chain always uses 0
     chain_confirmations: int = 12
     chain_licence_number: str = ""
@@ -157,6 +162,14 @@ class Settings(BaseSettings):
             out.append("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE is the demo value")
         if not self.screen_issuance:
             out.append("BAUHINIA_SCREEN_ISSUANCE is off (only a demo may mint without screening)")
+        if self.chain_rpc_url:
+            from bauhinia.adapters.chain.keys import RoleSecrets
+
+            secrets = RoleSecrets(self.chain_key_secrets_dir, self.chain_key_passwords)
+            shared = sorted({r for coin in ("BCNH", "BHKD") for r in secrets.shared_by(coin)})
+            if shared:
+                out.append("role keys without their own password (BAUHINIA_CHAIN_KEY_SECRETS_DIR/<role> or "
+                           f"BAUHINIA_CHAIN_KEY_PASSWORDS): {', '.join(shared)}")
         return out
 
     def require_safe(self) -> Settings:

@@ -33,6 +33,16 @@ class Clock(Protocol):
 # --- Chain (issue 3) ---------------------------------------------------------------------------------------
 
 
+class Signer(Protocol):
+    """One role's signing key: its address, and signing a transaction. A local encrypted keystore
+    (adapters/chain/keys.py) or an HSM/KMS adapter; the chain adapter never sees the key itself."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, transaction_dict: dict[str, Any]) -> Any: ...
+
+
 class Chain(Protocol):
     """One coin's token contract (one deployment per currency) on an EVM chain, in domain words.
 

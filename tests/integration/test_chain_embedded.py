@@ -80,6 +80,37 @@ def test_keystore_round_trip(tmp_path: object) -> None:
     keys = RoleKeys.generate()
     store.save("BHKD", keys, "pw", scrypt_n=2**4)
     assert store.load("BHKD", "pw").addresses() == keys.addresses()
+    locked = store.load("BHKD", "nope")  # addresses are read without decrypting anything
+    assert locked.addresses() == keys.addresses()
     with pytest.raises(ValidationError, match="wrong password"):
-        store.load("BHKD", "nope")
+        locked.minter.sign_transaction({"to": keys.owner.address, "value": 0, "gas": 21_000, "nonce": 0,
+                                        "chainId": 1, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1, "type": 2})
     assert len(set(keys.addresses().values())) == 7  # every role its own key
+
+
+def test_each_role_key_has_its_own_secret_and_stays_locked_until_it_signs(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bauhinia.adapters.chain.keys import ROLES, RoleSecrets
+
+    secrets_dir = Path(str(tmp_path)) / "secrets"
+    secrets_dir.mkdir()
+    for role in ROLES:
+        (secrets_dir / role).write_text(f"secret-of-{role}\n")
+    store = KeyStore(Path(str(tmp_path)) / "keys")
+    secrets = RoleSecrets(directory=secrets_dir)
+    keys = RoleKeys.generate()
+    store.save("BCNH", keys, secrets, scrypt_n=2**4)
+    assert secrets.shared_by("BCNH") == []
+    # the minter's file opens only with the minter's secret, not with another role's
+    wrong = RoleSecrets(by_role={"minter": "secret-of-pauser"})
+    with pytest.raises(ValidationError, match="wrong password"):
+        store.load("BCNH", wrong).minter.sign_transaction({"to": keys.owner.address, "value": 0, "gas": 21_000,
+                                                           "nonce": 0, "chainId": 1, "maxFeePerGas": 1,
+                                                           "maxPriorityFeePerGas": 1, "type": 2})
+    loaded = store.load("BCNH", secrets)
+    signed = loaded.minter.sign_transaction({"to": keys.owner.address, "value": 0, "gas": 21_000, "nonce": 0,
+                                            "chainId": 1, "maxFeePerGas": 1, "maxPriorityFeePerGas": 1, "type": 2})
+    assert signed.hash
+    assert loaded.minter.unlocked and not loaded.pauser.unlocked and not loaded.owner.unlocked
+    assert "secret-of" not in repr(loaded.minter)

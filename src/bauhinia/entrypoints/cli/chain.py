@@ -25,7 +25,7 @@ from bauhinia.adapters.chain.deploy import (
 from bauhinia.adapters.chain.embedded import make_embedded_chain
 from bauhinia.adapters.chain.indexer import cursor_name
 from bauhinia.adapters.chain.journal import TxJournal
-from bauhinia.adapters.chain.keys import KeyStore
+from bauhinia.adapters.chain.keys import KeyStore, role_secrets
 from bauhinia.adapters.chain.node import chain_settings, connect_node
 from bauhinia.adapters.chain.sender import TxSender
 from bauhinia.adapters.store.chain_tables import indexer_cursors
@@ -78,7 +78,7 @@ def deploy(
     if existing:
         console.print(f"{coin.value} is already deployed at {existing['address']}")
         return
-    keys = KeyStore(settings.data_dir / "keystore").load_or_create(coin.value, cs.keystore_password)
+    keys = KeyStore(settings.data_dir / "keystore").load_or_create(coin.value, role_secrets(settings))
     sender = TxSender(w3, TxJournal(engine))
     chain = deploy_coin(sender, keys, coin, licence_number=licence, approval_reference=approval,
                         reserve_max_age_s=reserve_max_age_s, fund_from_dev_account=fund_from_node,
