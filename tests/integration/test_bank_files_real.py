@@ -264,3 +264,18 @@ def test_batch_debit_settles_each_payout(issuer: Issuer) -> None:
     assert (st.payouts_settled, st.unexplained_movements) == (2, 0)
     assert all(ctx.store.redemption(s).status == "paid" for s in seqs)
     assert ctx.ledger.check_invariants().ok
+
+
+def test_zero_amounts_book_nothing_and_block_nothing(issuer: Issuer) -> None:
+    """A zero entry, or a zero detail in a batch, is recorded and books nothing (the ledger has no zero transfer:
+    before, such a file failed its booking on every run and never left the inbox)."""
+    ctx = issuer.ctx
+    a = issuer.add_holder("a", "Alpha Trading Ltd", "111-1")
+    issuer.drop_notification([SimEntry(0, True, "Z-1", f"SUBSCRIPTION {a.deposit_reference}"),
+                              SimEntry(700_00, True, "Z-2", parts=(part(a, 700_00, "Z-2-1"), part(None, 0, "Z-2-2")))],
+                             NOW)
+    rep = svc.ingest_bank_files(ctx)
+    assert (rep.files, rep.subscriptions, rep.suspense) == (1, 1, 0)
+    assert [s.amount_minor for s in ctx.store.subscriptions()] == [700_00]
+    details = sorted(r.detail for r in entry_rows(issuer))
+    assert details == ["batch of 2: subscription 1, zero amount", "zero amount: nothing to book"]

@@ -200,6 +200,10 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
         booked: list[str] = []
         if e.credit_debit is bnk.CreditDebit.CREDIT:
             for part in parts:
+                if part.amount_minor == 0:  # the ledger books no zero amount: nothing moved
+                    booked.append("zero amount")
+                    row["detail"] = row["detail"] or "zero amount: nothing to book"
+                    continue
                 customer_id = None if mismatch else iss.match_deposit_reference(_texts(part), refs)
                 block = (blocked or {}).get(part.entry_key)
                 if customer_id is not None and block is None:
@@ -232,6 +236,10 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                     report.suspense += 1
         else:
             for part in parts:
+                if part.amount_minor == 0:
+                    booked.append("zero amount")
+                    row["detail"] = row["detail"] or "zero amount: nothing to book"
+                    continue
                 seq = None if mismatch else _payout_reference_seq(part, fiat)
                 if seq is not None:
                     settled.append((seq, part.entry_key, part, fiat))
