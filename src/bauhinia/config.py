@@ -163,13 +163,24 @@ class Settings(BaseSettings):
         if not self.screen_issuance:
             out.append("BAUHINIA_SCREEN_ISSUANCE is off (only a demo may mint without screening)")
         if self.chain_rpc_url:
-            from bauhinia.adapters.chain.keys import RoleSecrets
-
-            secrets = RoleSecrets(self.chain_key_secrets_dir, self.chain_key_passwords)
-            shared = sorted({r for coin in ("BCNH", "BHKD") for r in secrets.shared_by(coin)})
+            shared = self.role_keys_without_own_secret()
             if shared:
                 out.append("role keys without their own password (BAUHINIA_CHAIN_KEY_SECRETS_DIR/<role> or "
                            f"BAUHINIA_CHAIN_KEY_PASSWORDS): {', '.join(shared)}")
+        return out
+
+    def role_keys_without_own_secret(self) -> list[str]:
+        """Chain roles whose keystore password would fall back to the shared one (adapters/chain/keys.py ROLES,
+        and the settlement roles)."""
+        roles = ("owner", "master_minter", "minter", "pauser", "blacklister", "rescuer", "reserve_attestor",
+                 "relayer", "treasury", "agent")
+        folder = self.chain_key_secrets_dir
+        out = []
+        for role in roles:
+            names = [role, *(f"{c}-{role}" for c in ("BCNH", "BHKD", "SETTLEMENT"))]
+            own_file = folder is not None and any((folder / n).is_file() for n in names)
+            if not own_file and not self.chain_key_passwords.get(role):
+                out.append(role)
         return out
 
     def require_safe(self) -> Settings:

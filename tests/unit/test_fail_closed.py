@@ -90,3 +90,17 @@ def test_the_environment_is_read_only_by_settings_and_no_switch_skips_a_control(
             readers.append(str(path.relative_to(SRC)))
     assert readers == [], readers  # the evidence report plugin (test tooling) is the one exception
     assert not any("SKIP_CHAIN" in p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
+
+
+def test_role_keys_sharing_one_password_are_refused_outside_a_demo(tmp_path: Path) -> None:
+    from bauhinia.config import Settings
+
+    shared = Settings(demo=False, chain_rpc_url="http://127.0.0.1:8545", chain_keystore_password="one-for-all")
+    assert any("role keys without their own password" in p for p in shared.unsafe_defaults())
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    for role in ("owner", "master_minter", "minter", "pauser", "blacklister", "rescuer", "reserve_attestor",
+                 "relayer", "treasury", "agent"):
+        (folder / role).write_text(f"own-{role}")
+    own = Settings(demo=False, chain_rpc_url="http://127.0.0.1:8545", chain_key_secrets_dir=folder)
+    assert not any("role keys" in p for p in own.unsafe_defaults())
