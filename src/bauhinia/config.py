@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     chain_rpc_url: str = ""
     # NATS server for events; empty means the in-process bus.
     nats_url: str = ""
+    # `bauhinia run`: each job's schedule (job -> "every 5s" | "at 18:00 [business]" | "weekly fri 18:30" | "off";
+    # defaults in entrypoints/service.py), how long a job's lease lives unrenewed (a dead replica's job is taken
+    # over within it), and how often the scheduler looks for due jobs.
+    jobs_schedule: dict[str, str] = {}
+    jobs_lease_ttl_s: float = 30.0
+    jobs_tick_s: float = 0.5
 
     # --- API, events, observability (issue 7) ---
     # JWT signing: HS256 with api_jwt_secret (empty: a random secret per process, tokens die on restart), or
@@ -73,6 +79,10 @@ class Settings(BaseSettings):
     # admin who created it. Empty: <data_dir>/enrolments.
     enrolment_dir: Path | None = None
     enrolment_ttl_s: int = 72 * 3600
+    # Who a state-changing CLI command acts as: a client of the credentials store and its secret (as the token
+    # endpoint checks them). Unset in a demo: the built-in demo operator, which never approves its own request.
+    operator_id: str = ""
+    operator_secret: str = ""
     # Webhook endpoints as JSON: [{"name": "erp", "url": "https://...", "secret": "...", "topics": ["ledger.*"]}]
     webhooks_json: str = ""
     outbox_relay_interval_s: float = 1.0

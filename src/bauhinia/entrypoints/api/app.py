@@ -7,6 +7,7 @@ errors are RFC 9457 problem+json; /metrics serves Prometheus metrics; /healthz s
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import time
 from typing import Any
@@ -120,7 +121,54 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """Ready to serve: the database, the chain node and NATS (when configured) answer; with `bauhinia run`,
+        which jobs this replica is running now. 503 when a dependency is down."""
+        checks = _readiness(container)
+        scheduler = getattr(app.state, "scheduler", None)
+        body: dict[str, Any] = {"status": "ok" if all(v == "ok" for v in checks.values()) else "unavailable",
+                                "checks": checks}
+        if scheduler is not None:
+            body["replica"] = scheduler.holder
+            body["jobs_running_here"] = sorted(scheduler.held)
+        return Response(json.dumps(body), status_code=200 if body["status"] == "ok" else 503,
+                        media_type="application/json")
+
     return app
+
+
+def _readiness(container: Any) -> dict[str, str]:
+    import socket
+    from urllib.parse import urlparse
+
+    import httpx
+
+    checks: dict[str, str] = {}
+    try:
+        with container.engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"down: {type(exc).__name__}"
+    url = container.settings.chain_rpc_url
+    if url:
+        try:
+            answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+                                timeout=2.0).json()
+            checks["chain"] = "ok" if "result" in answer else "down: error answer"
+        except Exception as exc:
+            checks["chain"] = f"down: {type(exc).__name__}"
+    else:
+        checks["chain"] = "ok"  # the in-process chain lives in this process
+    if container.settings.nats_url:
+        target = urlparse(container.settings.nats_url)
+        try:
+            with socket.create_connection((target.hostname or "127.0.0.1", target.port or 4222), timeout=2.0):
+                checks["nats"] = "ok"
+        except OSError as exc:
+            checks["nats"] = f"down: {type(exc).__name__}"
+    return checks
 
 
 def app_from_environment() -> FastAPI:
