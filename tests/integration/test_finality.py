@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from bauhinia.adapters.bank.simulator import SimEntry
 from bauhinia.adapters.chain.indexer import holder_balances_of
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.issuance import Book
@@ -133,6 +134,15 @@ def test_a_reorg_that_drops_the_holders_transfer_reverses_the_burn_and_pays_once
     assert hist == ["awaiting_coins", "burned", "awaiting_coins", "burned", "payout_instructed"]
     _books_match_chain(issuer)
     assert svc.recover(issuer.ctx)["paid_burns_lost"] == 0
+    # the bank pays it: the hold of the second burn attempt is posted out (the first was released)
+    ref = svc.payout_reference(CNH, red.seq)
+    issuer.drop_statement([SimEntry(red.amount_minor - back.fee_minor, False, "OUT-R", f"/ROC/{ref}",
+                                    end_to_end_id=ref)], NOW)
+    assert svc.ingest_bank_files(issuer.ctx).payouts_settled == 1
+    assert issuer.ctx.store.redemption(red.seq).status == "paid"
+    cash = issuer.ctx.ledger.account(iss.book_account_id(CNH, Book.RESERVE_CASH))
+    assert cash.posted == cash.available  # nothing left held
+    assert issuer.ctx.ledger.check_invariants().ok
 
 
 def test_a_paid_burn_lost_to_a_deep_reorg_opens_an_incident(issuer: Issuer) -> None:

@@ -272,7 +272,10 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                                  f"debit quotes {_payout_prefix(fiat)}{seq}, a redemption that is {state} "
                                  "(no payout awaits settlement)", tuple(_texts(part)), part.bank_transaction_code))
             continue
-        transfers += iss.payout_settled_entry(seq, f"rdm:{seq}")
+        # the hold of the burn attempt that was paid out (a burn reversed after a reorganisation and burned
+        # again holds under its new attempt's id)
+        burns = uow.transitions_into("redemption", [seq], "burned")[seq]
+        transfers += iss.payout_settled_entry(seq, f"rdm:{seq}", attempt=max(0, burns - 1))
         uow.update_redemption(seq, status=RedemptionStatus.PAID.value, paid_at_ns=now)
         transitions.append(_t("redemption", seq, r.status, "paid", now, ctx.actor, message_key))
         report.payouts_settled += 1
