@@ -37,6 +37,7 @@ import random
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -79,6 +80,8 @@ KEYSTORE_PASSWORD = "simulation"  # noqa: S105 - a throwaway keystore of a throw
 CAPITAL_MINOR = 10_000_000_00
 RECEIPT_WAIT_S = 2.0  # the node answers in milliseconds: a transaction it never saw is given up on quickly
 DRAIN_ROUNDS_MAX = 8
+SCENARIO_TIMEOUT_S = 240.0
+SCENARIO_TIMEOUT_S_QUICK = 90.0
 REORG_DEPTH_MAX = 12
 # The node's confirmation depth (Settings.chain_confirmations): a reorganisation no deeper is within the model.
 CONFIRMATIONS_DEFAULT = int(Settings.model_fields["chain_confirmations"].default)
@@ -87,6 +90,7 @@ _ZERO_TOPIC = "0x" + "00" * 32
 _SEL_TOTAL_SUPPLY = function_signature_to_4byte_selector("totalSupply()")
 _SEL_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 _SEL_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
+_SEL_PAUSED = function_signature_to_4byte_selector("paused()")
 _RDM = re.compile(r"<EndToEndId>(RDM-CNH-\d+)</EndToEndId>")
 _INSTRUCTION = re.compile(r"<EndToEndId>(RDM-CNH-\d+)</EndToEndId>.*?<InstdAmt[^>]*>([0-9.]+)</InstdAmt>", re.S)
 
@@ -336,6 +340,7 @@ class Scenario:
         self.statement_balance = 0
         self.holders: list[HolderState] = []
         self.redemption_keys = 0
+        self.unpauses = 0
         self.step_no = 0
 
     # --- set-up and teardown -----------------------------------------------------------------------------
@@ -842,6 +847,13 @@ class Scenario:
             except Exception as exc:
                 errors.append(f"restart: {type(exc).__name__}: {str(exc)[:200]}")
                 continue
+            if self._view(_SEL_PAUSED):  # an unpause the faults lost: the operator unpauses the coin
+                self.unpauses += 1
+                key = f"sim-drain-unpause-{self.unpauses}"
+                try:
+                    issuer.chain().unpause(idempotency_key=key)
+                except Exception as exc:
+                    errors.append(f"unpause: {type(exc).__name__}: {str(exc)[:200]}")
             run = self._runner
             for name, fn in (("recover", run("recover", issuer)), ("ingest", run("ingest", issuer)),
                              ("mint", run("mint", issuer)), ("mine", self._mine_for_index),
@@ -1013,6 +1025,33 @@ class SimulationReport:
         return out
 
 
+def run_watched(scenario: Scenario, timeout_s: float) -> ScenarioResult:
+    """Run a scenario in a thread of its own: one that does not end within `timeout_s` is stuck (a deadlock or a
+    wait without end), a violation named by where its threads stand. The stuck thread is left behind (a daemon;
+    the next scenario has its own node, database and folders)."""
+    faults.disarm()
+    done: list[ScenarioResult] = []
+    worker = threading.Thread(target=lambda: done.append(scenario.run()), name=f"sim-{scenario.seed}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if done:
+        return done[0]
+    frames = sys._current_frames()
+    stuck = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or -1)
+        if frame is None or not (thread is worker or thread.name.startswith("Thread-")):
+            continue
+        ours = [f for f in traceback.extract_stack(frame) if "/bauhinia/" in f.filename]
+        if ours:
+            stuck.append(" < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-4:])))
+    faults.disarm()
+    result = scenario.result
+    result.violations.append(f"stuck for {timeout_s:.0f}s (deadlock or endless wait) at: " + " | ".join(stuck))
+    result.seconds = timeout_s
+    return result
+
+
 def reproduce_line(seed: int, store: str, kinds: Sequence[str], quick: bool) -> str:
     line = f"python tools/simulate.py --seed {seed} --scenarios 1 --store {store}"
     if tuple(kinds) != FAULT_KINDS:
@@ -1028,8 +1067,9 @@ def run_simulation(seed: int, scenarios: int, *, store: str = "sqlite", kinds: S
     results = []
     for i in range(scenarios):
         s = seed + i
-        result = Scenario(s, store=store, kinds=kinds, quick=quick, pg_admin_url=pg_admin_url,
-                          confirmations=confirmations, log=out if verbose else None).run()
+        scenario = Scenario(s, store=store, kinds=kinds, quick=quick, pg_admin_url=pg_admin_url,
+                            confirmations=confirmations, log=out if verbose else None)
+        result = run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S)
         results.append(result)
         injected = " ".join(f"{k}={n}" for k, n in sorted(result.faults.items()))
         out(f"seed {s}: {'VIOLATION' if result.violations else 'ok'} in {result.seconds}s "
