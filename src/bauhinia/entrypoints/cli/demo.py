@@ -167,6 +167,9 @@ def demo(
     from bauhinia.entrypoints.compliance_demo import compliance_demo_steps
 
     compliance_demo_steps(issuer, console, first_step=11)
+    from bauhinia.entrypoints.service_demo import service_demo_steps
+
+    ok_service = service_demo_steps(issuer, console, 15)
     c.close()
-    if not (ok_bank and ok_chain and ok_books and report_inv.ok):
+    if not (ok_bank and ok_chain and ok_books and report_inv.ok and ok_service):
         raise typer.Exit(1)

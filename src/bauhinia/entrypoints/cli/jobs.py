@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -112,18 +113,21 @@ def run(
         if duration_s:
             threading.Timer(duration_s, stopped.set).start()
         try:
+            for sig in (signal.SIGTERM, signal.SIGINT):  # a stop request: finish in order, exit 0
+                signal.signal(sig, lambda *_: stopped.set())
             if api_app is not None:
                 import uvicorn
 
-                server = uvicorn.Server(uvicorn.Config(api_app, host=host, port=port, log_config=None,
-                                                       access_log=False))
-                if duration_s:
-                    threading.Thread(target=lambda: (stopped.wait(), setattr(server, "should_exit", True)),
-                                     daemon=True).start()
-                server.run()  # returns on SIGTERM / SIGINT (uvicorn handles both)
+                class _Server(uvicorn.Server):
+                    @contextlib.contextmanager
+                    def capture_signals(self) -> Any:  # ours above; uvicorn would re-raise SIGTERM at exit
+                        yield
+
+                server = _Server(uvicorn.Config(api_app, host=host, port=port, log_config=None, access_log=False))
+                threading.Thread(target=lambda: (stopped.wait(), setattr(server, "should_exit", True)),
+                                 daemon=True).start()
+                server.run()
             else:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    signal.signal(sig, lambda *_: stopped.set())
                 stopped.wait()
         finally:
             scheduler.stop.set()  # finish (or give back) the running job within the bound
