@@ -1,36 +1,22 @@
 """Schemathesis against the OpenAPI contract, in-process (ASGI): no input makes the API answer 5xx.
 
-Every operation gets a bounded number of generated requests, sent as an admin (the deepest access); the chain
-and the screener are small fakes so the run stays well within a minute."""
+Every operation gets a bounded number of generated requests, sent as an admin (the deepest access), against the
+real parts a user runs: the in-process revm chain with both coins deployed and the packaged sanctions lists."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import schemathesis
-from api_support import fake_chain, make_api  # tests/e2e/api_support.py
+from api_support import make_api  # tests/e2e/api_support.py
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-
-from bauhinia.domain import compliance as cmp
 
 EXAMPLES_PER_OPERATION = 15
 
 
-class FakeScreener:
-    list_version = "test"
-
-    def screen_name(self, name, schema=None, date_of_birth="", nationality="", limit=5):  # type: ignore[no-untyped-def]
-        return (cmp.ScreeningHit("e1", name[:20], 0.5, ("fake",)),)
-
-    def screen_wallet(self, address, transfers=()):  # type: ignore[no-untyped-def]
-        return cmp.WalletAssessment(address, next(iter(cmp.WalletDecision)), ())
-
-
 def test_no_server_errors(tmp_path: Path) -> None:
     api = make_api(tmp_path)
-    api.container.__dict__["chains"] = fake_chain()
-    api.container.__dict__["screener"] = FakeScreener()
     auth = {"Authorization": f"Bearer {api.tokens['admin']}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     failures: list[str] = []
