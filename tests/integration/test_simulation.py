@@ -16,7 +16,14 @@ from bauhinia.entrypoints import simulation as sim
 ROOT = Path(__file__).resolve().parents[2]
 # Every kind but those the simulation found failing on the code of today (see the report of issue 14 item 6);
 # a kind moves in here when the bug it finds is fixed.
-KNOWN_FAILING: tuple[str, ...] = ("concurrent",)  # TxSender deadlock on a nonce collision (seed 103)
+KNOWN_FAILING: tuple[str, ...] = (
+    # two issuer processes with the same minter key: a nonce collision deadlocks TxSender.send (its _broadcast
+    # calls forget_nonces, which takes the non-reentrant lock send holds); e.g. --seed 103
+    "concurrent_processes",
+    # each mint run while the coin is paused creates an attempt and reverses it; after 8 the subscriptions wait for
+    # an operator (mint_attempts_exhausted) and the whole mint run raises; e.g. --seed 101
+    "refusal_long",
+)
 PASSING = tuple(k for k in sim.FAULT_KINDS if k not in KNOWN_FAILING)
 SEED = 1
 QUICK_SCENARIOS = 3

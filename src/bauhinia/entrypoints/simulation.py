@@ -7,12 +7,14 @@ drawn from `random.Random(seed)`:
 
   crash           a named commit boundary (bauhinia.faults) raises SimulatedCrash at its Nth occurrence; the
                   "process" is dropped and a new one over the same database and chain recovers
-  concurrent      two runners (two issuer processes over the same database) at once, in two threads
+  concurrent      two runners at once, in two threads of one issuer process
+  concurrent_processes  two runners at once in two issuer processes over the same database and role keys
   reorg           a reorganisation of depth 1..12 between steps; the orphaned transactions are re-included
   reorg_drop      the same, and some orphaned transactions never make it into the winning fork
   drop            the node answers eth_sendRawTransaction with the hash but never sees the transaction
   timeout         the node's answer is lost (the connection closes), before or after the request ran
   refusal         the coin is paused through the chain adapter, a mint run is refused, the coin unpaused
+  refusal_long    the same, with the worker's mint runs going on during the pause (up to a dozen)
   bank_split      one delivery's credits arrive in several files
   bank_duplicate  a file arrives twice (another name, the same bytes)
   bank_delay      a file arrives some steps later
@@ -70,17 +72,18 @@ from bauhinia.services import issuance as svc
 
 CNH = Currency.CNH
 FAULT_KINDS: tuple[str, ...] = (
-    "crash", "concurrent", "reorg", "reorg_drop", "drop", "timeout", "refusal",
-    "bank_split", "bank_duplicate", "bank_delay", "bank_truncate", "bank_restated", "bank_batch",
+    "crash", "concurrent", "concurrent_processes", "reorg", "reorg_drop", "drop", "timeout", "refusal",
+    "refusal_long", "bank_split", "bank_duplicate", "bank_delay", "bank_truncate", "bank_restated", "bank_batch",
 )
-FAULT_STEPS: tuple[str, ...] = ("crash", "concurrent", "reorg", "reorg_drop", "drop", "timeout", "refusal")
+FAULT_STEPS: tuple[str, ...] = ("crash", "concurrent", "concurrent_processes", "reorg", "reorg_drop", "drop",
+                                 "timeout", "refusal", "refusal_long")
 STORES = ("sqlite", "postgres")
 PG_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEYSTORE_PASSWORD = "simulation"  # noqa: S105 - a throwaway keystore of a throwaway scenario
 CAPITAL_MINOR = 10_000_000_00
 RECEIPT_WAIT_S = 2.0  # the node answers in milliseconds: a transaction it never saw is given up on quickly
 DRAIN_ROUNDS_MAX = 8
-SCENARIO_TIMEOUT_S = 240.0
+SCENARIO_TIMEOUT_S = 150.0
 SCENARIO_TIMEOUT_S_QUICK = 90.0
 REORG_DEPTH_MAX = 12
 # The node's confirmation depth (Settings.chain_confirmations): a reorganisation no deeper is within the model.
@@ -667,14 +670,25 @@ class Scenario:
             self._guard(name, self._runner(name, issuer))
 
     def _step_concurrent(self) -> None:
-        """Two issuer processes over the same database run two runners at the same time."""
+        """Two runners at the same time in two threads of one issuer process (one chain sender, one journal)."""
+        self._concurrent(processes=False)
+
+    def _step_concurrent_processes(self) -> None:
+        """Two issuer processes over the same database, with the same role keys, run two runners at once."""
+        self._concurrent(processes=True)
+
+    def _concurrent(self, processes: bool) -> None:
         rng = self.rng
+        kind = "concurrent_processes" if processes else "concurrent"
         names = [rng.choice(["mint", "redeem", "recover", "ingest", "payouts"]) for _ in range(2)]
         if "mint" not in names and "redeem" not in names:
             names[0] = rng.choice(["mint", "redeem"])
-        while len(self.issuers) < 2:
-            self._start()
-        a, b = self.issuers[0], self.issuers[1]
+        if processes:
+            while len(self.issuers) < 2:
+                self._start()
+            a, b = self.issuers[0], self.issuers[1]
+        else:
+            a = b = self.primary
         if "crash" in self.kinds and not faults.armed() and rng.random() < 0.3:
             faults.arm(rng.choice(faults.POINTS), 1)
         barrier = threading.Barrier(2)
@@ -683,7 +697,7 @@ class Scenario:
         def run(name: str, issuer: Issuer) -> None:
             barrier.wait()
             try:
-                self._guard(f"concurrent {name}", self._runner(name, issuer))
+                self._guard(f"{kind} {name}", self._runner(name, issuer))
             except faults.SimulatedCrash as crash:
                 crashed.append((crash, issuer))
 
@@ -692,9 +706,9 @@ class Scenario:
             t.start()
         for t in threads:
             t.join()
-        self.result.faults["concurrent"] += 1
-        self.result.steps[-1] = f"concurrent:{names[0]}+{names[1]}"
-        for crash, issuer in crashed:
+        self.result.faults[kind] += 1
+        self.result.steps[-1] = f"{kind}:{names[0]}+{names[1]}"
+        for crash, issuer in crashed[:1] if not processes else crashed:  # one process crashes once
             self._crashed(crash, issuer)
 
     def _reorg(self, drop: bool) -> None:
@@ -738,22 +752,46 @@ class Scenario:
         self._rpc_fault_step(["lost_before", "lost_after"], "timeout")
 
     def _step_refusal(self) -> None:
-        """Paused through the chain adapter: the mint run is refused (no coin minted); unpaused, it mints."""
+        """Paused through the chain adapter: the mint run is refused (no coin minted); unpaused, it mints. The
+        operator makes sure the unpause lands (a lost one is sent again, from a restarted process if need be)."""
         issuer = self.primary
-        chain = issuer.chain()
         n = self.result.faults["refusal"] + 1
-        if self._guard("pause", lambda: chain.pause(idempotency_key=f"sim-pause-{n}")) is None:
+        if self._guard("pause", lambda: issuer.chain().pause(idempotency_key=f"sim-pause-{n}")) is None:
             return
         supply = self._total_supply()
         self._guard("mint (paused)", self._runner("mint", issuer))
         if self._total_supply() != supply:
             self.result.violations.append(f"coins were minted while the coin was paused (step {self.step_no})")
-        for attempt in range(3):
-            key = f"sim-unpause-{n}-{attempt}"
-            if self._guard("unpause", lambda key=key: chain.unpause(idempotency_key=key)):  # type: ignore[misc]
-                break
         self.result.faults["refusal"] += 1
-        self._guard("mint (unpaused)", self._runner("mint", issuer))
+        self._ensure_unpaused(f"sim-unpause-{n}")
+        self._guard("mint (unpaused)", self._runner("mint", self.primary))
+
+    def _step_refusal_long(self) -> None:
+        """A pause that lasts: the mint worker keeps running (every minute, say) until the coin is unpaused."""
+        self._step_deliver()  # credits arrive during the pause: they wait for the coin
+        issuer = self.primary
+        self._guard("ingest", self._runner("ingest", issuer))
+        n = self.result.faults["refusal_long"] + 1
+        if self._guard("pause", lambda: issuer.chain().pause(idempotency_key=f"sim-long-pause-{n}")) is None:
+            return
+        runs = self.rng.randint(6, 12)
+        self.result.steps[-1] = f"refusal_long:{runs}"
+        for _ in range(runs):
+            self._guard("mint (paused)", self._runner("mint", issuer))
+        self.result.faults["refusal_long"] += 1
+        self._ensure_unpaused(f"sim-long-unpause-{n}")
+        self._guard("mint (unpaused)", self._runner("mint", self.primary))
+
+    def _ensure_unpaused(self, key: str) -> bool:
+        for attempt in range(6):
+            if not self._view(_SEL_PAUSED):
+                return True
+            if attempt in (2, 4):  # the pauser's lost transaction blocks its nonce: a new process re-sends it
+                self._restart(self.primary)
+            chain = self.primary.chain()
+            self._guard("unpause", lambda c=chain, k=f"{key}-{attempt}": c.unpause(  # type: ignore[misc]
+                idempotency_key=k))
+        return not self._view(_SEL_PAUSED)
 
     # --- reading the chain directly ----------------------------------------------------------------------
 
@@ -849,11 +887,9 @@ class Scenario:
                 continue
             if self._view(_SEL_PAUSED):  # an unpause the faults lost: the operator unpauses the coin
                 self.unpauses += 1
-                key = f"sim-drain-unpause-{self.unpauses}"
-                try:
-                    issuer.chain().unpause(idempotency_key=key)
-                except Exception as exc:
-                    errors.append(f"unpause: {type(exc).__name__}: {str(exc)[:200]}")
+                if not self._ensure_unpaused(f"sim-drain-unpause-{self.unpauses}"):
+                    errors.append("the coin stays paused: the operator's unpause does not land")
+                issuer = self.primary
             run = self._runner
             for name, fn in (("recover", run("recover", issuer)), ("ingest", run("ingest", issuer)),
                              ("mint", run("mint", issuer)), ("mine", self._mine_for_index),
