@@ -27,15 +27,25 @@ def env(tmp_path: Path) -> dict[str, str]:
         encoding="utf-8",
     )
     (tmp_path / "blacklist.txt").write_text(f"{LISTED},stolen funds\n", encoding="utf-8")
+    # The people acting are operators: clients of the credentials store with the compliance role.
+    from bauhinia.adapters.store import api_credentials as creds
+    from bauhinia.adapters.store.db import make_engine, migrate
+    from bauhinia.config import Settings
+
+    engine = make_engine(Settings(demo=True, data_dir=tmp_path / "var", database_url="").resolved_database_url())
+    migrate(engine)
+    OPERATORS.update({name: creds.create_client(engine, name, {"compliance"}) for name in ("olivia", "lead", "mlro")})
+    engine.dispose()
     return {**os.environ, "BAUHINIA_DATA_DIR": str(tmp_path / "var"), "BAUHINIA_DATABASE_URL": "",
             "BAUHINIA_SANCTIONS_DIR": str(lists), "BAUHINIA_BLACKLIST": str(tmp_path / "blacklist.txt"),
-            "BAUHINIA_ACTOR": "olivia", "COLUMNS": "200"}
+            "COLUMNS": "200"}
 
 
-def run(env: dict[str, str], *args: str, actor: str | None = None) -> subprocess.CompletedProcess[str]:
-    e = dict(env)
-    if actor:
-        e["BAUHINIA_ACTOR"] = actor
+OPERATORS: dict[str, str] = {}
+
+
+def run(env: dict[str, str], *args: str, actor: str = "olivia") -> subprocess.CompletedProcess[str]:
+    e = {**env, "BAUHINIA_OPERATOR_ID": actor, "BAUHINIA_OPERATOR_SECRET": OPERATORS[actor]}
     return subprocess.run([sys.executable, "-m", "bauhinia.entrypoints.cli.main", "compliance", *args],
                           capture_output=True, text=True, timeout=120, check=False, cwd=ROOT, env=e)
 
@@ -87,8 +97,9 @@ def test_onboard_rescreen_monitor_case_str_freeze(env: dict[str, str], tmp_path:
     out = ok(run(env, "freeze", "request", case_id, WALLET, "--reason", "protect funds"))
     request_id = out.split(":")[0].strip()
     refused = run(env, "freeze", "approve", request_id)  # the requester cannot approve
-    assert refused.returncode != 0 and "second person" in refused.stderr
-    assert "approved by mlro" in ok(run(env, "freeze", "approve", request_id, actor="mlro"))
+    assert refused.returncode == 2 and "maker_cannot_approve" in refused.stderr
+    # The second person's approval runs the approvals executor: the freeze goes to the chain.
+    assert "executed by client:mlro" in ok(run(env, "freeze", "approve", request_id, actor="mlro"))
 
     out = ok(run(env, "str-export", case_id, "--out", str(tmp_path / "str"), actor="mlro"))
     report = json.loads((tmp_path / "str" / f"STR-{case_id}-1.json").read_text(encoding="utf-8"))

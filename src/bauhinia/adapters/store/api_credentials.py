@@ -251,3 +251,11 @@ def idempotency_release(engine: Engine, subject: str, key: str) -> None:
         conn.execute(api_idempotency.delete().where(
             api_idempotency.c.subject == subject, api_idempotency.c.key == key, api_idempotency.c.status_code == 0
         ))
+
+
+def count_with_role(engine: Engine, role: str) -> int:
+    """How many enabled clients hold `role` (the CLI lets the first admins be created without approval)."""
+    check_roles({role})
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(api_clients.c.roles).where(api_clients.c.disabled == sa.false())).all()
+    return sum(1 for row in rows if role in _roles(row.roles))

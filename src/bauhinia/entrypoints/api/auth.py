@@ -24,6 +24,7 @@ from bauhinia.adapters.store import api_credentials as creds
 from bauhinia.config import Settings
 from bauhinia.domain.errors import ForbiddenError, ValidationError
 from bauhinia.entrypoints.api.problems import Unauthenticated
+from bauhinia.services.controls import Actor
 
 CUSTOMER, OPERATOR, TREASURY, COMPLIANCE, AUDITOR, ADMIN = creds.ROLES
 ALL_ROLES = frozenset(creds.ROLES)
@@ -43,6 +44,11 @@ class Principal:
     @property
     def subject(self) -> str:
         return f"client:{self.client_id}"
+
+    @property
+    def actor(self) -> Actor:
+        """Who the services see (services/controls.py): the same identity a CLI operator has."""
+        return Actor(self.client_id, self.roles)
 
     @property
     def is_customer_only(self) -> bool:

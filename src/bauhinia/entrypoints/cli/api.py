@@ -1,12 +1,14 @@
 """`bauhinia serve` runs the API (uvicorn); `bauhinia api create-client` / `create-key` set up machine clients.
 
-The first admin client has to come from here (the API grants staff roles only through maker-checker).
+The first two admins come from here on a new install; after that staff roles come only through maker-checker
+(a role grant one admin asks for and another approves), here as on the API.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 
@@ -22,17 +24,52 @@ def _engine():  # type: ignore[no-untyped-def]
     return engine
 
 
+BOOTSTRAP_ADMINS = 2  # a new install needs two admins before any maker-checker request can be decided
+
+
 @app.command("create-client")
 def create_client(
     client_id: Annotated[str, typer.Argument()],
     role: Annotated[list[str], typer.Option("--role", help="repeat for several roles")],
     customer_id: Annotated[str | None, typer.Option("--customer-id")] = None,
 ) -> None:
-    """Create a client with roles; prints its secret once."""
+    """Create a client; prints its secret once. Staff roles are granted through maker-checker: the operator
+    (BAUHINIA_OPERATOR_ID, an admin) asks, a different admin approves (`bauhinia approvals approve`). Only on a
+    new install, while fewer than two admins exist, `--role admin` alone creates an admin at once (audited)."""
     from bauhinia.adapters.store import api_credentials as creds
+    from bauhinia.adapters.store import audit
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    secret = creds.create_client(_engine(), client_id, set(role), customer_id)
-    typer.echo(json.dumps({"client_id": client_id, "client_secret": secret, "roles": sorted(role)}))
+    roles = set(role)
+    creds.check_roles(roles)
+    engine = _engine()
+    staff = roles - {"customer"}
+    if roles == {"admin"} and creds.count_with_role(engine, "admin") < BOOTSTRAP_ADMINS:
+        secret = creds.create_client(engine, client_id, roles, customer_id)
+        with engine.begin() as conn:
+            audit.append(conn, actor="cli:bootstrap", action="client.bootstrapped", subject=f"client:{client_id}",
+                         details={"roles": ["admin"]}, now_ns=time.time_ns())
+        typer.echo(json.dumps({"client_id": client_id, "client_secret": secret, "roles": ["admin"]}))
+        return
+    actor = _identity.authenticate(engine=engine)
+    controls.require_role(actor, {"admin"}, "creating a client")
+    secret = creds.create_client(engine, client_id, roles - staff, customer_id)
+    with engine.begin() as conn:
+        audit.append(conn, actor=actor.subject, action="client.created", subject=f"client:{client_id}",
+                     details={"roles": sorted(roles - staff), "requested_roles": sorted(staff),
+                              "customer_id": customer_id}, now_ns=time.time_ns())
+    approvals = _approvals()
+    pending = [str(controls.request_role_grant(approvals, actor, client_id, r, created_by=actor.subject).request.id)
+               for r in sorted(staff)]
+    typer.echo(json.dumps({"client_id": client_id, "client_secret": secret, "roles": sorted(roles - staff),
+                           "role_grants_pending": dict(zip(sorted(staff), pending, strict=True))}))
+
+
+def _approvals() -> Any:
+    from bauhinia.bootstrap import Container
+
+    return Container().approvals
 
 
 @app.command("create-key")
@@ -40,10 +77,19 @@ def create_key(
     client_id: Annotated[str, typer.Argument()],
     scope: Annotated[list[str], typer.Option("--scope", help="e.g. ledger:read; repeat; * for all")],
 ) -> None:
-    """Create an API key for a client; prints it once."""
+    """Create an API key for your own client or a customer client (as the operator); prints it once."""
     from bauhinia.adapters.store import api_credentials as creds
+    from bauhinia.domain.errors import ForbiddenError
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    typer.echo(json.dumps({"client_id": client_id, "api_key": creds.create_api_key(_engine(), client_id, set(scope))}))
+    engine = _engine()
+    actor = _identity.current()
+    controls.require_role(actor, {"admin"}, "creating an API key")
+    if client_id != actor.client_id and creds.get_client(engine, client_id).roles - {"customer"}:
+        raise ForbiddenError("API keys for another staff client are created by that client",
+                             code="key_for_other_staff")
+    typer.echo(json.dumps({"client_id": client_id, "api_key": creds.create_api_key(engine, client_id, set(scope))}))
 
 
 def serve(

@@ -413,12 +413,24 @@ def freeze_request(
     reason: Annotated[str, typer.Option(help="Why.")],
     actor: ActorOpt = "cli",
 ) -> None:
-    """Request a freeze; it goes to the chain only after a second person approves."""
-    from bauhinia.services import compliance as svc
+    """Request a freeze (as the operator): an approval request; it goes to the chain only after a second person
+    approves it."""
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    r = svc.request_freeze(_repo(), case_id, addresses, reason, actor=actor, now_ns=time.time_ns())
+    r, sub = controls.request_freeze(Container().compliance_gate, case_id, list(addresses), reason,
+                                     _identity.current(), time.time_ns())
+    approval = sub.request.id if sub.request is not None else "executed"
     console.print(f"{r.request_id}: freeze of {', '.join(r.addresses)} requested by {r.requested_by}; "
-                  "a second person must approve it")
+                  f"approval {approval}: a second person must approve it")
+
+
+def _freeze_approval(container: Any, request_id: str) -> str:
+    from bauhinia.services import controls
+
+    container.compliance.get_freeze(request_id)  # not found: one line
+    return controls.open_approval_for(container.approvals, "freeze", "freeze_request", request_id)
 
 
 @freeze_app.command("approve")
@@ -427,12 +439,19 @@ def freeze_approve(
     actor: ActorOpt = "cli",
     note: Annotated[str, typer.Option(help="Approval note.")] = "",
 ) -> None:
-    """Approve (not the requester). The chain call is made by the wired service (see the report to the lead);
-    here the request is marked approved and ready to send."""
-    from bauhinia.services import compliance as svc
+    """Approve as the operator (a second person, never the requester): the approvals service then freezes the
+    addresses on every coin's chain; if the chain refuses, the approval stays open with the error."""
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    r = svc.approve_freeze(_repo(), None, request_id, approver=actor, note=note, now_ns=time.time_ns())
-    console.print(f"{r.request_id}: {r.state.value} by {r.decided_by}; ready for the chain's blacklist")
+    container = Container()
+    done = controls.approve(container.approvals, _freeze_approval(container, request_id), _identity.current(),
+                            note)
+    r = container.compliance.get_freeze(request_id)
+    txs = ", ".join((done.result or {}).get("tx_hashes", []) or [])
+    console.print(f"{r.request_id}: {r.state.value} by {r.decided_by}; approval {done.id} {done.status.value}"
+                  + (f"; on chain {txs}" if txs else ""))
 
 
 @freeze_app.command("reject")
@@ -441,9 +460,14 @@ def freeze_reject(
     note: Annotated[str, typer.Option(help="Why not.")],
     actor: ActorOpt = "cli",
 ) -> None:
-    from bauhinia.services import compliance as svc
+    """Reject as the operator (not the requester): the approval and the freeze request are closed."""
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    r = svc.reject_freeze(_repo(), request_id, approver=actor, note=note, now_ns=time.time_ns())
+    container = Container()
+    controls.reject(container.approvals, _freeze_approval(container, request_id), _identity.current(), note)
+    r = container.compliance.get_freeze(request_id)
     console.print(f"{r.request_id}: {r.state.value} by {r.decided_by}")
 
 

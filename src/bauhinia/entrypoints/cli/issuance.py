@@ -27,9 +27,16 @@ console = Console()
 
 
 def _ctx() -> Any:
-    from bauhinia.bootstrap import Container
+    """The issuance context, acting as the command's operator (what it records, and the maker of any approval a
+    large mint opens), "system" for a command that changes nothing."""
+    from dataclasses import replace
 
-    return Container().issuance
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.cli import _identity
+
+    ctx = Container().issuance
+    actor = _identity.acting()
+    return ctx if actor is None else replace(ctx, actor=actor.subject)
 
 
 def _fiat(code: str) -> Currency:
@@ -176,9 +183,10 @@ def subscriptions(status: Annotated[str | None, typer.Option()] = None,
 @app.command("mint")
 def mint(currency: Annotated[str, typer.Option()] = "CNH") -> None:
     """Mint every ready subscription (needs a chain that outlives the command: BAUHINIA_CHAIN_RPC_URL)."""
-    from bauhinia.services import issuance as svc
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
 
-    rep = svc.run_subscriptions(_ctx(), _fiat(currency))
+    rep = controls.run_mint(_ctx(), _fiat(currency), _identity.current())
     console.print(f"{rep.minted} minted in {rep.batches} batch(es), {rep.held} held")
     for why in rep.refused:
         console.print(f"[yellow]refused:[/yellow] {why}")

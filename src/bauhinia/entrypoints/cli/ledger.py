@@ -70,6 +70,29 @@ def create_account(
     console.print(f"account {account_id}: {result}")
 
 
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why (a manual adjustment needs one)")]
+
+
+def _adjust(batch: list[Transfer], reason: str) -> list[str]:
+    """Propose the transfers as one adjustment by the operator (services/adjustments.py, as the API does): booked
+    at once (results), or waiting for a second person (nothing booked yet, no results), or refused."""
+    from bauhinia.bootstrap import Container
+    from bauhinia.domain.errors import RefusedError
+    from bauhinia.entrypoints.cli import _identity
+
+    actor = _identity.current()
+    out = Container().adjustments.propose(batch, reason, maker=actor.subject, maker_roles=actor.roles)
+    if out.status == "pending_approval":
+        approval = out.approval.id if out.approval is not None else "-"
+        console.print(f"adjustment {out.adjustment_id}: waiting for a second person (approval {approval}: "
+                      f"{', '.join(out.needs_approval_because)}); nothing booked yet")
+        return []
+    if out.status == "refused":
+        told = "; ".join(f"transfer {t.id}: {r}" for t, r in zip(batch, out.results, strict=False) if r != "ok")
+        raise RefusedError(f"the ledger refused the adjustment, nothing was booked: {told}", code="adjustment_refused")
+    return list(out.results)
+
+
 @app.command("transfer")
 def transfer(
     transfer_id: Annotated[int, typer.Argument(help="client-chosen id; resubmitting it changes nothing")],
@@ -80,20 +103,22 @@ def transfer(
     reference: Annotated[str | None, typer.Option()] = None,
     pending: Annotated[bool, typer.Option(help="hold the amount; post or void later")] = False,
     timeout_s: Annotated[int, typer.Option(help="a pending transfer expires after this many seconds")] = 0,
+    reason: ReasonOpt = "",
 ) -> None:
-    """Create one transfer."""
+    """Create one transfer: a manual adjustment by the operator (reason, role limit, a second person when the
+    adjustment policy says so), as on the API."""
     flags = int(TransferFlags.PENDING) if pending else 0
     cur = parse_currency(currency).value
     t = Transfer(transfer_id, debit, credit, amount, cur, reference=reference, flags=flags, timeout_s=timeout_s)
-    result = open_ledger().create_transfers([t])[0]
-    if result not in ("ok", "exists"):
-        raise ValidationError(f"transfer {transfer_id} refused", code=result)
-    console.print(f"transfer {transfer_id}: {result}")
+    for result in _adjust([t], reason):
+        console.print(f"transfer {transfer_id}: {result}")
 
 
 @app.command("import")
-def import_transfers(file: Annotated[Path, typer.Argument(help="JSON lines, one transfer object each")]) -> None:
-    """Create transfers from a JSON-lines file in batches; prints one result per line."""
+def import_transfers(file: Annotated[Path, typer.Argument(help="JSON lines, one transfer object each")],
+                     reason: ReasonOpt = "") -> None:
+    """Create transfers from a JSON-lines file in batches, each batch one manual adjustment by the operator;
+    prints one result per line."""
     if not file.is_file():
         raise ValidationError(f"no such file: {file}", code="file_not_found")
     batch: list[Transfer] = []
@@ -105,32 +130,28 @@ def import_transfers(file: Annotated[Path, typer.Argument(help="JSON lines, one 
             batch.append(Transfer(**obj))
         except (ValueError, TypeError) as exc:
             raise ValidationError(f"{file}:{n}: not a transfer: {exc}", code="bad_transfer_line") from None
-    ledger = open_ledger()
     for k in range(0, len(batch), 8_190):
-        for t, r in zip(batch[k : k + 8_190], ledger.create_transfers(batch[k : k + 8_190]), strict=True):
+        for t, r in zip(batch[k : k + 8_190], _adjust(batch[k : k + 8_190], reason), strict=False):
             console.print(f"{t.id}\t{r}")
 
 
 @app.command("post")
 def post_pending(
-    transfer_id: int, pending_id: Annotated[int, typer.Option()], amount: Annotated[int, typer.Option()] = 0
+    transfer_id: int, pending_id: Annotated[int, typer.Option()], amount: Annotated[int, typer.Option()] = 0,
+    reason: ReasonOpt = "",
 ) -> None:
-    """Post a pending transfer (amount 0 = the full pending amount)."""
+    """Post a pending transfer (amount 0 = the full pending amount), as a manual adjustment."""
     t = Transfer(transfer_id, 0, 0, amount, "", flags=int(TransferFlags.POST_PENDING), pending_id=pending_id)
-    result = open_ledger().create_transfers([t])[0]
-    if result not in ("ok", "exists"):
-        raise ValidationError(f"post {transfer_id} refused", code=result)
-    console.print(f"post {transfer_id}: {result}")
+    for result in _adjust([t], reason):
+        console.print(f"post {transfer_id}: {result}")
 
 
 @app.command("void")
-def void_pending(transfer_id: int, pending_id: Annotated[int, typer.Option()]) -> None:
-    """Void a pending transfer, releasing what it holds."""
+def void_pending(transfer_id: int, pending_id: Annotated[int, typer.Option()], reason: ReasonOpt = "") -> None:
+    """Void a pending transfer, releasing what it holds, as a manual adjustment."""
     t = Transfer(transfer_id, 0, 0, 0, "", flags=int(TransferFlags.VOID_PENDING), pending_id=pending_id)
-    result = open_ledger().create_transfers([t])[0]
-    if result not in ("ok", "exists"):
-        raise ValidationError(f"void {transfer_id} refused", code=result)
-    console.print(f"void {transfer_id}: {result}")
+    for result in _adjust([t], reason):
+        console.print(f"void {transfer_id}: {result}")
 
 
 @app.command("balances")

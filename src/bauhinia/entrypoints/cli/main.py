@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Any
 
+import click
 import typer
 
 from bauhinia.domain.errors import BauhiniaError
@@ -38,12 +40,22 @@ def _load_commands() -> None:
 _load_commands()
 
 
+def build_command() -> Any:
+    """The `bauhinia` command with every command guarded by who runs it (entrypoints/cli/_identity.py)."""
+    from bauhinia.entrypoints.cli import _identity
+
+    command = typer.main.get_command(root)
+    for path, leaf in _identity.leaves(command):
+        _identity.guard(path, leaf)
+    return command
+
+
 def main() -> None:
     from bauhinia.entrypoints.process import settle_recursion_limit
 
     settle_recursion_limit()  # before any command parses a file: see entrypoints/process.py
     try:
-        rc = root(standalone_mode=False)
+        rc = build_command().main(prog_name="bauhinia", standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except BauhiniaError as exc:
@@ -55,11 +67,11 @@ def main() -> None:
         print("error: aborted", file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            print(f"error: {exc.format_message()}", file=sys.stderr)
-            sys.exit(exc.exit_code)
+        # Typer ships its own copy of click (typer._click): recognise a usage error by its shape.
+        if isinstance(exc, click.exceptions.ClickException) or (
+                hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
+            print(f"error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         from bauhinia.config import Settings
 
         if Settings().debug:

@@ -388,9 +388,10 @@ def breaker(
     action: Annotated[str, typer.Argument(help="status, trip or reset")],
     coin: Annotated[str, typer.Option()],
     reason: Annotated[str, typer.Option()] = "",
-    actor: Annotated[str, typer.Option(help="operator name")] = "",
+    actor: Annotated[str, typer.Option(help="set by the CLI: the authenticated operator")] = "",
 ) -> None:
-    """Show, trip or reset (with a reason) the minting circuit breaker."""
+    """Show, trip or ask to reset (with a reason) the minting circuit breaker. A reset is a maker-checker
+    request: minting stays halted until a different treasury user or admin approves it (`bauhinia approvals`)."""
     from bauhinia.services import reserves as svc
 
     repo = _repo()
@@ -400,7 +401,15 @@ def breaker(
     elif action == "trip":
         state = svc.trip_breaker(repo, pool_coin, reason=reason, actor=actor or "operator", now_ns=_now_ns())
     elif action == "reset":
-        state = svc.reset_breaker(repo, pool_coin, reason=reason, actor=actor, now_ns=_now_ns())
+        from bauhinia.entrypoints.cli import _identity
+        from bauhinia.services import controls
+
+        container = _container()
+        sub = controls.request_breaker_reset(container.approvals, container.reserves, pool_coin, reason,
+                                             _identity.current())
+        typer.echo(f"{pool_coin} minting HALTED: reset requested as approval {sub.request.id}; a second person "
+                   f"approves it with `bauhinia approvals approve {sub.request.id}`")
+        return
     else:
         raise ValidationError("action must be status, trip or reset", code="bad_action")
     typer.echo(

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import approvals as apv
-from bauhinia.domain.errors import ForbiddenError
 from bauhinia.entrypoints.api.auth import ADMIN, AUDITOR, COMPLIANCE, OPERATOR, TREASURY, Principal, require
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.schemas import Text
+from bauhinia.services import controls
 
 router = APIRouter(prefix="/approvals", route_class=IdempotentRoute, tags=["approvals"])
 
@@ -91,9 +91,7 @@ def approve(
     approval_id: ApprovalId, body: DecisionCreate, container: ContainerDep,
     principal: Annotated[Principal, Depends(require(*CHECKERS, scope="approvals:decide"))],
 ) -> ApprovalPublic:
-    return approval_public(
-        container.approvals.approve(approval_id, actor=principal.subject, roles=principal.roles, comment=body.comment)
-    )
+    return approval_public(controls.approve(container.approvals, approval_id, principal.actor, body.comment))
 
 
 @router.post("/{approval_id}/reject", response_model=ApprovalPublic)
@@ -101,9 +99,7 @@ def reject(
     approval_id: ApprovalId, body: RejectionCreate, container: ContainerDep,
     principal: Annotated[Principal, Depends(require(*CHECKERS, scope="approvals:decide"))],
 ) -> ApprovalPublic:
-    return approval_public(
-        container.approvals.reject(approval_id, actor=principal.subject, roles=principal.roles, reason=body.reason)
-    )
+    return approval_public(controls.reject(container.approvals, approval_id, principal.actor, body.reason))
 
 
 @router.post("/{approval_id}/execute", response_model=ApprovalPublic)
@@ -112,8 +108,4 @@ def execute(
     principal: Annotated[Principal, Depends(require(*CHECKERS, scope="approvals:decide"))],
 ) -> ApprovalPublic:
     """Run an approved request whose execution failed (e.g. a rule refused it then); it still runs only once."""
-    request = container.approvals.get(approval_id)
-    policy = container.approvals.policy(request.kind)
-    if policy is None or not principal.roles & policy.approver_roles:
-        raise ForbiddenError(f"executing {request.kind} needs an approver role", code="approver_role_missing")
-    return approval_public(container.approvals.execute(approval_id, actor=principal.subject))
+    return approval_public(controls.execute(container.approvals, approval_id, principal.actor))

@@ -18,6 +18,7 @@ from bauhinia.entrypoints.api.idempotency import EXEMPT, IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.problems import Unauthenticated
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
+from bauhinia.services import controls
 
 router = APIRouter(route_class=IdempotentRoute, tags=["auth"])
 
@@ -208,12 +209,7 @@ def request_role_grant(
 ) -> ApprovalPublic:
     """Granting a role needs a second admin: this opens an approval request (see /v1/approvals)."""
     creds.get_client(container.engine, body.client_id)
-    if body.client_id == principal.client_id:
-        raise ForbiddenError("a client cannot ask for a role for itself", code="self_grant")
     # Neither the client itself nor whoever created it may approve: one person never holds two approver identities.
-    excluded = sorted({f"client:{body.client_id}", *filter(None, [creds.created_by(container.engine,
-                                                                                 body.client_id)])})
-    sub = container.approvals.submit("role_grant", {"client_id": body.client_id, "role": body.role,
-                                                    "excluded_approvers": excluded},
-                                     maker=principal.subject)
+    sub = controls.request_role_grant(container.approvals, principal.actor, body.client_id, body.role,
+                                      created_by=creds.created_by(container.engine, body.client_id))
     return approval_public(sub.request)

@@ -25,6 +25,7 @@ from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_par
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 from bauhinia.entrypoints.api.schemas import Name, Text
 from bauhinia.services import compliance as svc
+from bauhinia.services import controls
 from bauhinia.services import issuance_compliance as gate_svc
 
 router = APIRouter(prefix="/compliance", route_class=IdempotentRoute, tags=["compliance"])
@@ -428,9 +429,8 @@ def request_freeze(case_id: CaseId, body: FreezeCreate, container: ContainerDep,
                    ) -> ApprovalPublic:
     """Request a freeze of wallets: recorded on the case and submitted for approval ("freeze" policy). A second
     compliance officer or admin approves (here or at /approvals); only then every coin freezes them."""
-    _request, submission = gate_svc.request_wallet_freeze(container.compliance_gate, case_id, body.addresses,
-                                                          body.reason, actor=principal.subject,
-                                                          now_ns=_now(container))
+    _request, submission = controls.request_freeze(container.compliance_gate, case_id, body.addresses,
+                                                   body.reason, principal.actor, _now(container))
     return approval_public(submission.request)
 
 
@@ -443,19 +443,11 @@ class FreezeApprove(BaseModel):
     comment: Text = Field(default="", max_length=500)
 
 
-def _approval_for(container: Any, request_id: str) -> str:
-    for r in container.approvals.list(status="requested", limit=approvals_scanned_max):
-        if r.kind == "freeze" and r.params.get("freeze_request") == request_id:
-            return str(r.id)
-    raise NotFoundError(f"no freeze approval awaits a decision for {request_id}", code="freeze_approval_not_found")
-
-
 @router.post("/freezes/{request_id}/approve", response_model=ApprovalPublic)
 def approve_freeze(request_id: RequestId, body: FreezeApprove, container: ContainerDep, principal: Write
                    ) -> ApprovalPublic:
     """The second person approves the freeze's approval request; the freeze then goes to every coin."""
     container.compliance.get_freeze(request_id)  # 404 for an unknown request
-    approval_id = _approval_for(container, request_id)
-    done = container.approvals.approve(approval_id, actor=principal.subject, roles=principal.roles,
-                                       comment=body.comment)
+    approval_id = controls.open_approval_for(container.approvals, "freeze", "freeze_request", request_id)
+    done = controls.approve(container.approvals, approval_id, principal.actor, body.comment)
     return approval_public(done)

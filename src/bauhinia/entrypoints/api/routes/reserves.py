@@ -30,6 +30,7 @@ from bauhinia.entrypoints.api.idempotency import IdempotentRoute
 from bauhinia.entrypoints.api.pagination import Page, PageParams, page, page_params
 from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 from bauhinia.entrypoints.api.schemas import ApiDate, BaseUnits, Text
+from bauhinia.services import controls
 from bauhinia.services import reserves as svc
 from bauhinia.services.regulatory import hk_today
 
@@ -156,13 +157,8 @@ def request_breaker_reset(
     principal: Annotated[Principal, Depends(require(*BREAKER_RESETTERS, scope="reserves:write"))],
 ) -> ApprovalPublic:
     """Re-opening minting needs a second approver: this opens an approval request (see /v1/approvals)."""
-    state = container.reserves.breaker_state(Currency(coin.value))
-    if not state.halted:
-        raise ValidationError(f"minting of {coin.value} is not halted", code="breaker_not_tripped")
-    sub = container.approvals.submit(
-        "breaker_reset", {"coin": coin.value, "reason": body.reason, "maker": principal.subject},
-        maker=principal.subject,
-    )
+    sub = controls.request_breaker_reset(container.approvals, container.reserves, Currency(coin.value), body.reason,
+                                         principal.actor)
     return approval_public(sub.request)
 
 

@@ -1,0 +1,158 @@
+"""Who a CLI command acts as (issue 20 item 1).
+
+A command that changes state acts as a named, authenticated operator: `BAUHINIA_OPERATOR_ID` and
+`BAUHINIA_OPERATOR_SECRET` name a client of the credentials store (`bauhinia api create-client`), checked as the
+token endpoint checks client credentials, and its roles are the client's. In a demo an unauthenticated CLI acts as
+the built-in demo operator, which can never approve its own requests (the approvals service refuses the maker).
+Outside a demo, a state-changing command without a valid operator stops with one line (exit 2) before it
+runs. Free-text `--actor` options are gone: a command's `actor` is the operator's subject.
+
+`CLASSES` says, for every command, whether it changes state; `guard` wraps each command accordingly (main.py
+builds the app through it) and a test fails when a command is missing from the table.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from bauhinia.domain.errors import ConfigError, ForbiddenError
+from bauhinia.services.controls import STAFF, Actor
+
+READ = "read"  # changes nothing (or only writes files the caller asked for): no operator needed
+WRITE = "write"  # changes state: acts as the authenticated operator
+SELF = "self"  # checks who may run it itself (the first admins, the servers, the demo seeders)
+
+DEMO_OPERATOR = Actor("demo-operator", frozenset(STAFF - {"auditor"}), demo=True)
+
+# Every command of `bauhinia`, by path. A command missing here counts as WRITE (and fails the controls test).
+CLASSES: dict[str, str] = {
+    "serve": SELF, "run": SELF, "demo": SELF, "verify-proof": READ,
+    "jobs status": READ, "jobs run": WRITE,
+    "api create-client": SELF, "api create-key": WRITE,
+    "approvals list": READ, "approvals show": READ, "approvals approve": WRITE, "approvals reject": WRITE,
+    "approvals execute": WRITE,
+    "audit verify": READ, "audit export": READ, "audit verify-export": READ,
+    "bank parse": READ, "bank calendar": READ, "bank deadline": READ,
+    "chain deploy": WRITE, "chain status": READ,
+    "compliance onboard": WRITE, "compliance customers": READ, "compliance customer": READ,
+    "compliance rescreen": WRITE, "compliance review-hit": WRITE, "compliance end-relationship": WRITE,
+    "compliance delete-customer": WRITE, "compliance monitor": WRITE, "compliance alerts": READ,
+    "compliance cases": READ, "compliance open-case": WRITE, "compliance str-export": WRITE,
+    "compliance controls-report": READ, "compliance case show": READ, "compliance case assign": WRITE,
+    "compliance case note": WRITE, "compliance case escalate": WRITE, "compliance case close": WRITE,
+    "compliance freeze request": WRITE, "compliance freeze approve": WRITE, "compliance freeze reject": WRITE,
+    "console demo-data": SELF, "console serve": SELF,
+    "events relay": WRITE, "events status": READ, "events replay-dead": WRITE, "events dead-letters": READ,
+    "events replay-webhooks": WRITE,
+    "issuance configure-coin": WRITE, "issuance fund-capital": WRITE, "issuance ingest": WRITE,
+    "issuance subscriptions": READ, "issuance mint": WRITE, "issuance redeem": WRITE,
+    "issuance run-redemptions": WRITE, "issuance deadlines": READ, "issuance recover": WRITE,
+    "issuance cycle": WRITE, "issuance customer add": WRITE, "issuance customer status": WRITE,
+    "issuance customer bank-account": WRITE, "issuance customer wallet-challenge": WRITE,
+    "issuance customer wallet": WRITE, "issuance customer show": READ,
+    "ledger create-account": WRITE, "ledger transfer": WRITE, "ledger import": WRITE, "ledger post": WRITE,
+    "ledger void": WRITE, "ledger balances": READ, "ledger history": READ, "ledger check": READ,
+    "regulatory register": READ, "regulatory export-records": READ, "regulatory returns daily": WRITE,
+    "regulatory returns monthly": WRITE, "regulatory incident open": WRITE, "regulatory incident notify": WRITE,
+    "regulatory incident update": WRITE, "regulatory incident close": WRITE, "regulatory incident list": READ,
+    "regulatory incident show": READ, "regulatory incident detect": WRITE,
+    "reserves add-asset": WRITE, "reserves approve": WRITE, "reserves assets": READ,
+    "reserves load-market-data": WRITE, "reserves coverage": READ, "reserves mint-check": READ,
+    "reserves stress": READ, "reserves breaker": WRITE, "reserves incidents": READ, "reserves pol-build": WRITE,
+    "reserves attest": WRITE, "reserves reconcile": WRITE, "reserves pol-snapshot": WRITE, "reserves proof": READ,
+    "screening score-pairs": READ, "screening screen-file": READ, "screening screen-wallet": READ,
+    "screening check-travel-rule": READ, "screening update-lists": WRITE,
+    "trade party": WRITE, "trade quote": READ, "trade quote-create": WRITE, "trade swap": WRITE,
+    "trade report": READ, "trade demo": SELF, "trade invoice issue": WRITE, "trade invoice accept": WRITE,
+    "trade invoice fund": WRITE, "trade invoice authorization": READ, "trade invoice release": WRITE,
+    "trade invoice refund": WRITE, "trade invoice dispute": WRITE, "trade invoice show": READ,
+}
+
+_CURRENT: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("bauhinia_operator", default=None)
+
+
+def _settings() -> Any:
+    from bauhinia.bootstrap import load_settings
+
+    return load_settings()
+
+
+def _engine(settings: Any) -> Any:
+    from bauhinia.adapters.store.db import make_engine, migrate
+
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    return engine
+
+
+def authenticate(settings: Any | None = None, engine: Any | None = None) -> Actor:
+    """The operator of this run: BAUHINIA_OPERATOR_ID + BAUHINIA_OPERATOR_SECRET checked against the credentials
+    store; in a demo without them, the demo operator; else ConfigError `operator_required`."""
+    settings = settings if settings is not None else _settings()
+    if settings.operator_id or settings.operator_secret:
+        if not (settings.operator_id and settings.operator_secret):
+            raise ConfigError("set both BAUHINIA_OPERATOR_ID and BAUHINIA_OPERATOR_SECRET", code="operator_incomplete")
+        from bauhinia.adapters.store import api_credentials as creds
+
+        client = creds.authenticate_client(engine if engine is not None else _engine(settings),
+                                           settings.operator_id, settings.operator_secret)
+        if client is None:
+            raise ForbiddenError(f"operator {settings.operator_id[:64]!r}: unknown client, disabled, or wrong secret",
+                                 code="invalid_operator")
+        if not client.roles & STAFF:
+            raise ForbiddenError(f"operator {client.client_id} holds no staff role", code="operator_not_staff")
+        return Actor(client.client_id, frozenset(client.roles))
+    if settings.demo:
+        return DEMO_OPERATOR
+    raise ConfigError("this command changes state: set BAUHINIA_OPERATOR_ID and BAUHINIA_OPERATOR_SECRET "
+                      "(a client made with `bauhinia api create-client`)", code="operator_required")
+
+
+def current() -> Actor:
+    """The operator the running command acts as (authenticated now if the command was not guarded)."""
+    actor = _CURRENT.get()
+    return actor if actor is not None else authenticate()
+
+
+def acting() -> Actor | None:
+    """The operator a guarded command runs as, if any (None in a command that changes nothing)."""
+    return _CURRENT.get()
+
+
+def leaves(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    subs = getattr(command, "commands", None)
+    if subs:
+        for name, sub in subs.items():
+            yield from leaves(sub, (*path, name))
+    else:
+        yield " ".join(path), command
+
+
+def guard(path: str, command: Any) -> None:
+    """Make a command act as the operator: a WRITE command authenticates first (one line, exit 2 without a valid
+    operator outside a demo), and any `actor` parameter becomes the operator's subject (no `--actor` option)."""
+    cls = CLASSES.get(path, WRITE)
+    has_actor = any(p.name == "actor" for p in command.params)
+    if has_actor:
+        command.params = [p for p in command.params if p.name != "actor"]
+    if cls != WRITE and not has_actor:
+        return
+    callback = command.callback
+    if callback is None:  # pragma: no cover - groups have no leaf callback
+        return
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        actor = authenticate()
+        if has_actor:
+            kwargs["actor"] = actor.subject
+        token = _CURRENT.set(actor)
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            _CURRENT.reset(token)
+
+    command.callback = run

@@ -1,0 +1,78 @@
+"""`bauhinia approvals list | show | approve | reject | execute`: the maker-checker queue, decided as the
+authenticated operator (BAUHINIA_OPERATOR_ID / BAUHINIA_OPERATOR_SECRET) through the same approvals service as
+the API and the console. The maker never decides its own request; approving runs the operation once."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from bauhinia.domain import approvals as apv
+
+app = typer.Typer(help="Maker-checker approvals: list, show, approve, reject, execute.", no_args_is_help=True)
+
+
+def _container() -> Any:
+    from bauhinia.bootstrap import Container
+
+    return Container()
+
+
+def _line(r: apv.ApprovalRequest) -> str:
+    approvers = ",".join(r.approvers) or "-"
+    return f"{r.id} {r.kind} {r.status.value} maker={r.maker} approvers={approvers}" + (
+        f" error={r.last_error}" if r.last_error else "")
+
+
+def _doc(r: apv.ApprovalRequest) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "status": r.status.value, "maker": r.maker, "params": dict(r.params),
+            "approvals_required": r.approvals_required, "created_at_ns": r.created_at_ns,
+            "expires_at_ns": r.expires_at_ns,
+            "decisions": [{"actor": d.actor, "approve": d.approve, "at_ns": d.at_ns, "comment": d.comment}
+                          for d in r.decisions],
+            "result": None if r.result is None else dict(r.result), "last_error": r.last_error, "reason": r.reason}
+
+
+@app.command("list")
+def list_cmd(status: Annotated[str | None, typer.Option(help="requested, approved, rejected, expired, executed")]
+             = "requested", limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """Approval requests (open ones by default), one a line."""
+    for r in _container().approvals.list(status=status or None, limit=limit):
+        typer.echo(_line(r))
+
+
+@app.command("show")
+def show(approval_id: Annotated[str, typer.Argument()]) -> None:
+    """One approval request as JSON."""
+    typer.echo(json.dumps(_doc(_container().approvals.get(approval_id)), indent=2, sort_keys=True))
+
+
+@app.command("approve")
+def approve(approval_id: Annotated[str, typer.Argument()],
+            comment: Annotated[str, typer.Option(help="recorded with the decision")] = "") -> None:
+    """Approve as the operator (never the maker); enough approvals run the operation."""
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    typer.echo(_line(controls.approve(_container().approvals, approval_id, _identity.current(), comment)))
+
+
+@app.command("reject")
+def reject(approval_id: Annotated[str, typer.Argument()],
+           reason: Annotated[str, typer.Option(help="why not")]) -> None:
+    """Reject as the operator (never the maker); the request is closed."""
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    typer.echo(_line(controls.reject(_container().approvals, approval_id, _identity.current(), reason)))
+
+
+@app.command("execute")
+def execute(approval_id: Annotated[str, typer.Argument()]) -> None:
+    """Run an approved request whose execution failed before (it still runs once)."""
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    typer.echo(_line(controls.execute(_container().approvals, approval_id, _identity.current())))

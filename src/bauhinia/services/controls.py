@@ -1,0 +1,142 @@
+"""One policy for every entrance (issue 20 item 1): who may ask for a high-risk operation, and the maker-checker
+path it then takes.
+
+The CLI, the API and the console call these functions with the `Actor` they authenticated (a CLI operator or an
+API client: both are clients of the credentials store, subject `client:<id>`). The roles are checked here, not in
+the entrance, and each high-risk operation (breaker reset, role grant, freeze, a large mint, ...) only opens an
+approval request whose maker is that actor; the approvals service then refuses the maker as its own checker and
+runs the operation's executor once a different person with an approver role agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bauhinia.domain import approvals as apv
+from bauhinia.domain.errors import ForbiddenError, NotFoundError, ValidationError
+from bauhinia.domain.money import Currency
+
+STAFF = frozenset({"operator", "treasury", "compliance", "auditor", "admin"})
+# Who may ask for each high-risk operation (the approvers are the policy's approver roles, domain/approvals.py).
+REQUESTERS: Mapping[str, frozenset[str]] = {
+    "breaker_reset": frozenset({"treasury", "admin"}),
+    "role_grant": frozenset({"admin"}),
+    "freeze": frozenset({"compliance", "admin"}),
+    "mint": frozenset({"operator", "treasury", "admin"}),
+}
+CHECKERS = frozenset({"operator", "treasury", "compliance", "admin"})  # each policy narrows this further
+READERS = CHECKERS | {"auditor"}
+APPROVALS_SCANNED_MAX = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """An authenticated person or machine client: `client_id` in the credentials store and its roles."""
+
+    client_id: str
+    roles: frozenset[str]
+    demo: bool = False  # the built-in demo operator of an unauthenticated demo CLI
+
+    @property
+    def subject(self) -> str:
+        # The demo operator is no client of the store, so no client can ever act (or approve) as it.
+        return "demo:operator" if self.demo else f"client:{self.client_id}"
+
+
+def require_role(actor: Actor, allowed: Iterable[str], what: str) -> None:
+    allowed = frozenset(allowed)
+    if not actor.roles & allowed:
+        raise ForbiddenError(f"{what} needs one of the roles: {', '.join(sorted(allowed))} "
+                             f"({actor.subject} has {', '.join(sorted(actor.roles)) or 'none'})",
+                             code="role_not_allowed")
+
+
+def require_requester(actor: Actor, kind: str) -> None:
+    require_role(actor, REQUESTERS.get(kind, CHECKERS), f"asking for {kind}")
+
+
+# --------------------------------------------------------------------------------------------- high-risk requests
+
+def request_breaker_reset(approvals: Any, reserves: Any, coin: Currency, reason: str, actor: Actor) -> Any:
+    """Ask to re-open minting: an approval request (policy "breaker_reset"); the breaker stays tripped until a
+    different treasury user or admin approves it."""
+    require_requester(actor, "breaker_reset")
+    if not reason.strip():
+        raise ValidationError("a breaker reset needs a reason", code="reason_required")
+    if not reserves.breaker_state(coin).halted:
+        raise ValidationError(f"minting of {coin.value} is not halted", code="breaker_not_tripped")
+    return approvals.submit("breaker_reset", {"coin": coin.value, "reason": reason, "maker": actor.subject},
+                            maker=actor.subject)
+
+
+def request_role_grant(approvals: Any, actor: Actor, client_id: str, role: str, *,
+                       created_by: str | None) -> Any:
+    """Ask to grant `role` to a client: an approval request (policy "role_grant"). Neither the client itself nor
+    whoever created it may approve, and a client never asks for itself."""
+    require_requester(actor, "role_grant")
+    if client_id == actor.client_id:
+        raise ForbiddenError("a client cannot ask for a role for itself", code="self_grant")
+    excluded = sorted({f"client:{client_id}", *filter(None, [created_by])})
+    return approvals.submit("role_grant", {"client_id": client_id, "role": role, "excluded_approvers": excluded},
+                            maker=actor.subject)
+
+
+# --------------------------------------------------------------------------------------------------- decisions
+
+def approve(approvals: Any, approval_id: str, actor: Actor, comment: str = "") -> apv.ApprovalRequest:
+    """A checker approves (never the maker; the policy names the roles); enough approvals run the operation."""
+    require_role(actor, CHECKERS, "deciding an approval")
+    result: apv.ApprovalRequest = approvals.approve(approval_id, actor=actor.subject, roles=actor.roles,
+                                                    comment=comment)
+    return result
+
+
+def reject(approvals: Any, approval_id: str, actor: Actor, reason: str) -> apv.ApprovalRequest:
+    require_role(actor, CHECKERS, "deciding an approval")
+    if not reason.strip():
+        raise ValidationError("a rejection needs a reason", code="reason_required")
+    result: apv.ApprovalRequest = approvals.reject(approval_id, actor=actor.subject, roles=actor.roles,
+                                                   reason=reason)
+    return result
+
+
+def execute(approvals: Any, approval_id: str, actor: Actor) -> apv.ApprovalRequest:
+    """Run an approved request whose execution failed before (still once); an approver role of its policy."""
+    request = approvals.get(approval_id)
+    policy = approvals.policy(request.kind)
+    if policy is None or not actor.roles & policy.approver_roles:
+        raise ForbiddenError(f"executing {request.kind} needs an approver role", code="approver_role_missing")
+    result: apv.ApprovalRequest = approvals.execute(approval_id, actor=actor.subject)
+    return result
+
+
+def open_approval_for(approvals: Any, kind: str, param: str, value: Any) -> str:
+    """The id of the open approval request of `kind` whose parameter `param` is `value`."""
+    for r in approvals.list(status="requested", limit=APPROVALS_SCANNED_MAX):
+        if r.kind == kind and r.params.get(param) == value:
+            return str(r.id)
+    raise NotFoundError(f"no {kind} approval awaits a decision for {value}", code=f"{kind}_approval_not_found")
+
+
+# ------------------------------------------------------------------------------------------- freezes and mints
+
+def request_freeze(gate: Any, case_id: str, addresses: list[str], reason: str, actor: Actor, now_ns: int) -> Any:
+    """Ask to freeze wallets of a case: recorded on the case and submitted for approval (policy "freeze"); only a
+    different compliance officer or admin approving it makes the executor freeze them on every coin's chain."""
+    from bauhinia.services.issuance_compliance import request_wallet_freeze
+
+    require_requester(actor, "freeze")
+    return request_wallet_freeze(gate, case_id, addresses, reason, actor=actor.subject, now_ns=now_ns)
+
+
+def run_mint(ctx: Any, fiat: Currency, actor: Actor, **kwargs: Any) -> Any:
+    """A mint run started by `actor`: a mint above the policy's threshold opens an approval whose maker is that
+    actor (never "system"), so the one who started the run cannot approve it."""
+    from dataclasses import replace
+
+    from bauhinia.services.issuance import run_subscriptions
+
+    require_requester(actor, "mint")
+    return run_subscriptions(replace(ctx, actor=actor.subject), fiat, **kwargs)
