@@ -148,6 +148,29 @@ def test_every_state_changing_cli_command_needs_an_operator_outside_a_demo(monke
     assert len(refused) > 60
 
 
+def test_every_state_changing_cli_command_for_every_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each WRITE command, run by an operator of each role: allowed (its roles in _identity.ROLES_FOR, the same
+    as the API's for the same work) or stopped with `role_not_allowed` before it runs. Auditors and customers
+    change nothing from the CLI."""
+    checked = 0
+    for path, command in _cli_commands().items():
+        if _identity.CLASSES[path] != _identity.WRITE:
+            continue
+        allowed = _identity.roles_for(path)
+        assert allowed and not allowed & {"auditor", "customer"}, path
+        for role in ROLES:
+            actor = controls.Actor(f"{role}-1", frozenset({role}))
+            if role in allowed:
+                _identity.check(path, actor)
+                continue
+            monkeypatch.setattr(_identity, "authenticate", lambda *a, who=actor, **k: who)
+            with pytest.raises(ForbiddenError) as exc:
+                command.callback(**{p.name: None for p in command.params})
+            assert exc.value.code == "role_not_allowed", path
+            checked += 1
+    assert checked > 200
+
+
 def test_operator_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/ids.sqlite3"
     engine = make_engine(url)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bauhinia.domain.errors import ConfigError, ForbiddenError
-from bauhinia.services.controls import STAFF, Actor
+from bauhinia.services.controls import STAFF, Actor, require_role
 
 READ = "read"  # changes nothing (or only writes files the caller asked for): no operator needed
 WRITE = "write"  # changes state: acts as the authenticated operator
@@ -70,6 +70,51 @@ CLASSES: dict[str, str] = {
     "trade invoice fund": WRITE, "trade invoice authorization": READ, "trade invoice release": WRITE,
     "trade invoice refund": WRITE, "trade invoice dispute": WRITE, "trade invoice show": READ,
 }
+
+# Who may run each state-changing command (the same roles as the API route doing the same thing). A WRITE command
+# not named here is for admins only. The services check again what is theirs to check (e.g. who may ask for a
+# breaker reset, or approve a request), and every high-risk operation still only opens an approval.
+OP, T, K, D = "operator", "treasury", "compliance", "admin"
+_OFFICERS = frozenset({K, D})
+ROLES_FOR: dict[str, frozenset[str]] = {
+    "api create-key": frozenset({D}),
+    "approvals approve": frozenset({OP, T, K, D}), "approvals reject": frozenset({OP, T, K, D}),
+    "approvals execute": frozenset({OP, T, K, D}),
+    "chain deploy": frozenset({D}),
+    **{p: _OFFICERS for p in CLASSES if p.startswith("compliance ")},
+    "events relay": frozenset({OP, D}), "events replay-dead": frozenset({OP, D}),
+    "events replay-webhooks": frozenset({OP, D}),
+    "issuance configure-coin": frozenset({T, D}), "issuance fund-capital": frozenset({T, D}),
+    "issuance ingest": frozenset({OP, T, D}), "issuance mint": frozenset({OP, T, D}),
+    "issuance redeem": frozenset({OP, D}), "issuance run-redemptions": frozenset({OP, T, D}),
+    "issuance recover": frozenset({OP, D}), "issuance cycle": frozenset({OP, T, D}),
+    "issuance customer add": frozenset({OP, K, D}), "issuance customer status": _OFFICERS,
+    "issuance customer bank-account": frozenset({OP, K, D}),
+    "issuance customer wallet-challenge": frozenset({OP, D}), "issuance customer wallet": frozenset({OP, D}),
+    **{f"ledger {c}": frozenset({OP, T, D}) for c in ("create-account", "transfer", "import", "post", "void")},
+    "regulatory returns daily": frozenset({T, K, D}), "regulatory returns monthly": frozenset({T, K, D}),
+    **{f"regulatory incident {c}": frozenset({OP, T, K, D}) for c in ("open", "update", "close", "detect")},
+    "regulatory incident notify": _OFFICERS,
+    "reserves add-asset": frozenset({T, D}), "reserves approve": frozenset({T, D}),
+    "reserves load-market-data": frozenset({T, D}), "reserves breaker": frozenset({OP, T, K, D}),
+    **{f"reserves {c}": frozenset({OP, T, D}) for c in ("pol-build", "attest", "reconcile", "pol-snapshot")},
+    "screening update-lists": _OFFICERS,
+    "trade party": frozenset({OP, K, D}), "trade quote-create": frozenset({OP, T, D}),
+    "trade swap": frozenset({OP, T, D}),
+    **{f"trade invoice {c}": frozenset({OP, D}) for c in ("issue", "accept", "fund", "release", "refund", "dispute")},
+    "jobs run": frozenset({OP, D}),
+}
+
+
+def roles_for(path: str) -> frozenset[str]:
+    return ROLES_FOR.get(path, frozenset({D}))
+
+
+def check(path: str, actor: Actor) -> None:
+    """May `actor` run the command at `path`? ForbiddenError `role_not_allowed` (one line) if not."""
+    if CLASSES.get(path, WRITE) == WRITE:
+        require_role(actor, roles_for(path), f"`bauhinia {path}`")
+
 
 _CURRENT: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("bauhinia_operator", default=None)
 
@@ -147,6 +192,7 @@ def guard(path: str, command: Any) -> None:
     @functools.wraps(callback)
     def run(*args: Any, **kwargs: Any) -> Any:
         actor = authenticate()
+        check(path, actor)
         if has_actor:
             kwargs["actor"] = actor.subject
         token = _CURRENT.set(actor)
