@@ -13,6 +13,8 @@ drawn from `random.Random(seed)`:
   reorg_drop      the same, and some orphaned transactions never make it into the winning fork
   drop            the node answers eth_sendRawTransaction with the hash but never sees the transaction
   timeout         the node's answer is lost (the connection closes), before or after the request ran
+  revert          a batch mint reverts on chain: a receiver is frozen between the runner's checks and its send
+                  (the blacklister races the minter), and unfrozen afterwards
   refusal         the coin is paused through the chain adapter, a mint run is refused, the coin unpaused
   refusal_long    the same, with the worker's mint runs going on during the pause (up to a dozen)
   bank_split      one delivery's credits arrive in several files
@@ -72,11 +74,11 @@ from bauhinia.services import issuance as svc
 
 CNH = Currency.CNH
 FAULT_KINDS: tuple[str, ...] = (
-    "crash", "concurrent", "concurrent_processes", "reorg", "reorg_drop", "drop", "timeout", "refusal",
+    "crash", "concurrent", "concurrent_processes", "reorg", "reorg_drop", "drop", "timeout", "revert", "refusal",
     "refusal_long", "bank_split", "bank_duplicate", "bank_delay", "bank_truncate", "bank_restated", "bank_batch",
 )
 FAULT_STEPS: tuple[str, ...] = ("crash", "concurrent", "concurrent_processes", "reorg", "reorg_drop", "drop",
-                                 "timeout", "refusal", "refusal_long")
+                                 "timeout", "revert", "refusal", "refusal_long")
 STORES = ("sqlite", "postgres")
 PG_ADMIN_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEYSTORE_PASSWORD = "simulation"  # noqa: S105 - a throwaway keystore of a throwaway scenario
@@ -94,6 +96,7 @@ _SEL_TOTAL_SUPPLY = function_signature_to_4byte_selector("totalSupply()")
 _SEL_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 _SEL_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 _SEL_PAUSED = function_signature_to_4byte_selector("paused()")
+_SEL_BATCH_MINT = function_signature_to_4byte_selector("batchMint(uint256[])")
 _RDM = re.compile(r"<EndToEndId>(RDM-CNH-\d+)</EndToEndId>")
 _INSTRUCTION = re.compile(r"<EndToEndId>(RDM-CNH-\d+)</EndToEndId>.*?<InstdAmt[^>]*>([0-9.]+)</InstdAmt>", re.S)
 
@@ -117,6 +120,8 @@ class RpcFaults:
         self._lock = threading.Lock()
         self._armed: list[list[Any]] = []  # [method, calls left, mode]
         self.fired: Counter[str] = Counter()
+        # called with each raw transaction before the node sees it; returns True once it has done its work
+        self.before_send: Callable[[bytes], bool] | None = None
 
     def arm(self, method: str, nth: int, mode: str) -> None:
         with self._lock:
@@ -165,6 +170,10 @@ def serve_node(provider: RevmProvider, rpc_faults: RpcFaults) -> ThreadingHTTPSe
             for call in calls:
                 method, params = str(call["method"]), call.get("params") or []
                 mode = rpc_faults.decide(method)
+                hook = rpc_faults.before_send
+                if hook is not None and method == "eth_sendRawTransaction" and hook(
+                        bytes.fromhex(str(params[0])[2:])):
+                    rpc_faults.before_send = None
                 if mode == "lost_before":
                     self.close_connection = True
                     return
@@ -302,6 +311,7 @@ class ScenarioResult:
     errors: list[str] = field(default_factory=list)  # runner failures during the steps (not violations)
     steps: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)  # the end state: what the scenario moved
+    crash_points: set[str] = field(default_factory=set)  # the commit boundaries a crash fired at
     seconds: float = 0.0
 
 
@@ -415,7 +425,13 @@ class Scenario:
                                           f"{str(exc)[:160]}")
         else:
             started = self._start()  # a third failure in a row ends the scenario (reported as aborted)
-        self._guard("recover", lambda: svc.recover(started.ctx))
+        try:
+            self._guard("recover", lambda: svc.recover(started.ctx))
+        except faults.SimulatedCrash as crash:  # the recovery itself crashed: count it, start once more
+            self.result.faults["crash"] += 1
+            self.result.crash_points.add(crash.point)
+            self.result.steps[-1] += f"!crash-in-recover@{crash.point}:{crash.nth}"
+            return self._restart(started)
         return started
 
     @property
@@ -463,6 +479,8 @@ class Scenario:
         self._send_file("camt054", [BankEntry(c.reference, (c,)) for c in credits])
         self._guard("ingest", self._runner("ingest", issuer))
         self._guard("mint", self._runner("mint", issuer))
+        if "crash" in self.kinds and self.rng.random() < 0.5:  # a crash waiting somewhere in the steps to come
+            faults.arm(self.rng.choice(faults.POINTS), self.rng.randint(1, 3))
 
     def _guard(self, what: str, fn: Callable[[], Any]) -> Any:
         """Run a runner: a failure is noted (a worker would log it and run again), a simulated crash is passed up."""
@@ -499,6 +517,7 @@ class Scenario:
 
     def _crashed(self, crash: faults.SimulatedCrash, issuer: Issuer) -> None:
         self.result.faults["crash"] += 1
+        self.result.crash_points.add(crash.point)
         self.result.steps[-1] += f"!crash@{crash.point}:{crash.nth}"
         self._restart(issuer)
 
@@ -751,6 +770,55 @@ class Scenario:
     def _step_timeout(self) -> None:
         self._rpc_fault_step(["lost_before", "lost_after"], "timeout")
 
+    def _step_revert(self) -> None:
+        """The next batch mint reverts on chain: just before the node sees it, the blacklister freezes one of its
+        receivers (a transaction of its own, not the issuer's journal); the receiver is unfrozen after the runs."""
+        from eth_account.typed_transactions.typed_transaction import TypedTransaction
+        from hexbytes import HexBytes
+
+        issuer = self.primary
+        chain = issuer.chain()
+        blacklister = chain.keys.blacklister
+        frozen: list[str] = []
+
+        def freeze_a_receiver(raw: bytes) -> bool:
+            fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+            data = bytes(fields.get("data") or b"")
+            to = fields.get("to")
+            to_text = ("0x" + bytes(to).hex()) if isinstance(to, bytes | bytearray) else str(to or "")
+            if data[:4] != _SEL_BATCH_MINT or to_text.lower() != self.contract or len(data) < 100:
+                return False
+            receiver = "0x" + (int.from_bytes(data[68:100], "big") & ((1 << 160) - 1)).to_bytes(20, "big").hex()
+            self._blacklister_tx(blacklister, chain.contract.encode_abi(
+                "freezeMany", args=[[to_checksum_address(receiver)]]))
+            frozen.append(receiver)
+            return True
+
+        self.rpc_faults.before_send = freeze_a_receiver
+        self._deliver_for_mint()
+        for name in ("ingest", "mint"):
+            self._guard(name, self._runner(name, issuer))
+        self.rpc_faults.before_send = None
+        if frozen:
+            self.result.faults["revert"] += 1
+            self.result.steps[-1] = f"revert:{frozen[0][:10]}"
+            self._blacklister_tx(blacklister, chain.contract.encode_abi(
+                "unfreezeMany", args=[[to_checksum_address(frozen[0])]]))
+            self._guard("mint", self._runner("mint", self.primary))
+
+    def _deliver_for_mint(self) -> None:
+        h = self.rng.choice(self.holders).holder
+        c = self._credit(h, self.rng.randint(100_00, 5_000_00))
+        self._send_file("camt054", [BankEntry(c.reference, (c,))])
+
+    def _blacklister_tx(self, account: LocalAccount, data: str) -> None:
+        with self.node.lock:
+            tx: dict[str, Any] = {"to": to_checksum_address(self.contract), "data": data, "value": 0,
+                                  "gas": 200_000, "type": 2, "nonce": self.node.nonce(account.address),
+                                  "chainId": self.node.chain_id, "maxFeePerGas": 2 * 10**9,
+                                  "maxPriorityFeePerGas": 10**9}
+            self.node.send_raw(bytes(account.sign_transaction(tx).raw_transaction))
+
     def _step_refusal(self) -> None:
         """Paused through the chain adapter: the mint run is refused (no coin minted); unpaused, it mints. The
         operator makes sure the unpause lands (a lost one is sent again, from a restarted process if need be)."""
@@ -941,10 +1009,12 @@ class Scenario:
             ledger = {int(r[0]): (int(r[1]), int(r[2])) for r in q(
                 f"select id, debits_posted, credits_posted from ledger_accounts where id in ({books[0]}, {books[1]})")}
             unfinished = q("select idempotency_key, tx_hash from chain_tx_journal where state = 'submitted'")
+            refused = q("select count(*) from iss_mint_batches where status = 'refused'")[0][0]
         self.result.stats = {
             "credits": len(self.credits), "minted": sum(1 for s in subs if s[4] == "minted"),
             "suspense": len(suspense), "redemptions": len(reds),
-            "paid": sum(1 for r in reds if r[4] == "paid"), "blocks": len(self.node.blocks)}
+            "paid": sum(1 for r in reds if r[4] == "paid"), "mint_batches_refused": int(refused),
+            "blocks": len(self.node.blocks)}
         if pending_mints:
             v.append(f"mint batches still pending after recover: {[k for _, k in pending_mints][:5]}")
         if pending_payouts:
@@ -1056,6 +1126,9 @@ class SimulationReport:
             "faults_injected": sum(totals.values()),
         }
         out.update({f"faults_{k}": totals.get(k, 0) for k in FAULT_KINDS})
+        fired = set().union(*(s.crash_points for s in self.scenarios)) if self.scenarios else set()
+        out["crash_points_fired"] = len(fired)  # of len(faults.POINTS) named commit boundaries
+        out["crash_points"] = len(faults.POINTS)
         out.update({"runner_errors": sum(len(s.errors) for s in self.scenarios), "seconds": round(self.seconds, 1),
                     "store": self.store, "fault_kinds": ",".join(self.kinds), "quick": quick})
         return out
