@@ -164,11 +164,17 @@ class Container:
     @cached_property
     def approvals(self) -> Any:
         from bauhinia.adapters.store.approvals_repo import SqlApprovalsStore
+        from bauhinia.domain.approvals import DEFAULT_POLICIES
+        from bauhinia.services import controls
         from bauhinia.services.approvals import ApprovalService
 
-        service = ApprovalService(SqlApprovalsStore(self.engine), self.clock)
+        service = ApprovalService(SqlApprovalsStore(self.engine), self.clock,
+                                  (*DEFAULT_POLICIES, *controls.CHAIN_POLICIES))
         for kind, executor in self._executors().items():
             service.register_executor(kind, executor)
+        for kind in ("pause", "unfreeze", "wipe"):  # the coin's powers: the executor calls the chain
+            service.register_executor(kind, lambda params, key: controls.run_chain_control(self.coin_chains,
+                                                                                           params, key))
         return service
 
     def _executors(self) -> dict[str, Callable[..., Any]]:
@@ -204,8 +210,22 @@ class Container:
 
             return release_upload(self.issuance, params, key)
 
+        from bauhinia.services import issuance_compliance as gate_svc
+
         return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
-                "ledger_adjustment": ledger_adjustment, "bank_file_release": bank_file_release}
+                "ledger_adjustment": ledger_adjustment, "bank_file_release": bank_file_release,
+                gate_svc.SIGNOFF_KIND: gate_svc.signoff_executor(self.gated_issuance),
+                gate_svc.DISMISSAL_KIND: gate_svc.dismissal_executor(self.gated_issuance)}
+
+    def gated_issuance(self) -> Any:
+        """The issuance context with the compliance gate, whether or not issuance screening is switched on (what
+        compliance commands and their approval executors use)."""
+        import dataclasses
+
+        ctx = self.issuance
+        if ctx.compliance is None:
+            ctx = dataclasses.replace(ctx, compliance=self.compliance_gate, events=[])
+        return ctx
 
     @property
     def adjustments(self) -> Any:

@@ -93,6 +93,12 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="book a bank file a person uploaded (the bank's host-to-host channel needs none)"),
     Policy("ledger_adjustment", frozenset({"treasury", "admin"}),
            description="a manual ledger adjustment touching the issuer's books or a customer, or above the threshold"),
+    Policy("cdd_high_risk_acceptance", frozenset({"compliance", "admin"}),
+           description="accept a high-risk or PEP customer (senior sign-off)"),
+    Policy("screening_dismissal", frozenset({"compliance", "admin"}),
+           description="dismiss a strong screening hit as a false positive (a second compliance officer)"),
+    Policy("bank_account_override", frozenset({"compliance", "admin"}),
+           description="accept a bank account whose holder name is not the customer's legal name"),
 )
 
 

@@ -735,6 +735,13 @@ class OnboardingDecision(StrEnum):
     REFUSED = "refused"
 
 
+def needs_senior_approval(rating: RiskRating | str, edd_flags: Iterable[EddFlag | str]) -> bool:
+    """A high-risk or PEP customer is accepted only with a senior officer's sign-off (a second person)."""
+    flags = {str(f) for f in edd_flags}
+    return str(rating) == RiskRating.HIGH.value or EddFlag.PEP.value in flags or (
+        EddFlag.HIGH_RISK_RATING.value in flags)
+
+
 def decide_onboarding(screening: Iterable[ScreeningDecision]) -> tuple[OnboardingDecision, str]:
     """A sanctioned party (hit) is refused; a possible match (review) is held for a compliance officer."""
     decisions = list(screening)

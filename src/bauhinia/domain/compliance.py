@@ -100,6 +100,9 @@ class ScreeningThresholds:
 
 DEFAULT_THRESHOLDS = ScreeningThresholds()
 
+# A hit this strong (or an exact name with the same date of birth) is dismissed only by two compliance officers.
+strong_hit_score: float = 0.95
+
 
 @dataclass(frozen=True, slots=True)
 class ScreeningHit:
@@ -167,6 +170,16 @@ def decide_screening(
     if counting:
         decision = thresholds.decide(counting[0].score)
     return ScreeningOutcome(decision=decision, hits=tuple(counting), suppressed=tuple(suppressed))
+
+
+def is_strong_hit(hit: ScreeningHit, strong: float = strong_hit_score) -> bool:
+    """A hit a single officer may not dismiss: a score at or above `strong`, or a name the matcher found exact
+    (score 1.00 on the name alone) together with the same date of birth."""
+    if hit.score >= strong:
+        return True
+    exact_name = any(note.startswith("name ") and note.endswith("(1.00)") for note in hit.explanation)
+    same_dob = any(note.startswith("date of birth ") and note.endswith(" matches") for note in hit.explanation)
+    return exact_name and same_dob
 
 
 # ---------------------------------------------------------------------------------------------------------------

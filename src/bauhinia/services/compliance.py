@@ -28,11 +28,14 @@ from bauhinia.domain.compliance import (
     WalletDecision,
     best_hits,
     decide_screening,
+    is_strong_hit,
 )
-from bauhinia.domain.errors import ConflictError, NotFoundError, ValidationError
+from bauhinia.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from bauhinia.ports import ChainFreezer, ComplianceStore, Screener
 
 LIST_VERSION_KEY = "screened_list_version"
+SIGNOFF_KEY = "cdd_senior_signoff:"  # + customer id -> who signed the acceptance of a high-risk or PEP customer
+SIGNOFF_PENDING = "high-risk or PEP customer: acceptance awaits a senior officer's sign-off"
 hits_per_party_max = 10
 customers_per_rescreen_max = 1_000_000
 
@@ -142,6 +145,9 @@ def onboard_customer(
     with store.transaction() as tx:
         results = _screen_all_parties(tx, screener, customer, "onboarding", now_ns)
         decision, reason = _worst(results)
+        if decision is cdd.OnboardingDecision.ACCEPTED and cdd.needs_senior_approval(assessment.rating,
+                                                                                      assessment.edd_flags):
+            decision, reason = cdd.OnboardingDecision.HELD, f"{SIGNOFF_PENDING} ({reason})"
         tx.put_customer(customer, decision, reason, assessment, owners, screener.list_version, actor, now_ns)
     return OnboardingResult(customer.customer_id, decision, reason, assessment, owners, tuple(results))
 
@@ -168,20 +174,62 @@ class RescreenResult:
 
 
 def _rescreen_one(
-    store: ComplianceStore, screener: Screener, stored: Any, actor: str, now_ns: int, context: str
+    store: ComplianceStore, screener: Screener, stored: Any, actor: str, now_ns: int, context: str,
+    lift_refusal: bool = False,
 ) -> StatusChange | None:
     customer: cdd.Customer = stored.customer
     with store.transaction() as tx:
         results = _screen_all_parties(tx, screener, customer, context, now_ns)
         decision, reason = _worst(results)
         before: cdd.OnboardingDecision = stored.status
-        # A refusal stands until a person lifts it; otherwise the current screening decides.
-        after = before if before is cdd.OnboardingDecision.REFUSED else decision
+        # A refusal stands until a person lifts it (two officers dismissing the hit); otherwise the current
+        # screening decides.
+        after = before if before is cdd.OnboardingDecision.REFUSED and not lift_refusal else decision
+        if after is cdd.OnboardingDecision.ACCEPTED and signoff_missing(tx, customer.customer_id):
+            after, reason = cdd.OnboardingDecision.HELD, f"{SIGNOFF_PENDING} ({reason})"
         tx.set_list_version(customer.customer_id, screener.list_version)
         if after is not before:
             tx.set_customer_status(customer.customer_id, after, f"{context}: {reason}", actor, now_ns)
             return StatusChange(customer.customer_id, before, after, reason)
     return None
+
+
+def signoff_missing(store: ComplianceStore, customer_id: str) -> bool:
+    """True when the customer is high-risk or PEP and no senior officer has signed its acceptance yet."""
+    try:
+        assessment = store.latest_assessment(customer_id)
+    except NotFoundError:
+        return False
+    if not cdd.needs_senior_approval(assessment["rating"], assessment["edd_flags"]):
+        return False
+    return not store.get_state(SIGNOFF_KEY + customer_id)
+
+
+def screening_is_clean(store: ComplianceStore, customer: cdd.Customer) -> bool:
+    """Each party's latest screening record is clear (hits a reviewed false positive covers do not count)."""
+    records = store.screenings(customer.customer_id)
+    latest: dict[str, Any] = {}
+    for record in records:
+        latest[record.party_id] = record
+    return all(p.party_id in latest and latest[p.party_id].decision is ScreeningDecision.CLEAR
+               for p in customer.parties)
+
+
+def accept_with_signoff(
+    store: ComplianceStore, screener: Screener, customer_id: str, *, maker: str, approver: str, approval: str,
+    now_ns: int,
+) -> StatusChange | None:
+    """A senior officer (not the one who onboarded) signs the acceptance of a high-risk or PEP customer held for
+    it; the customer is screened again and accepted only when every party is clear."""
+    stored = store.get_customer(customer_id)
+    if not approver or approver == maker:
+        raise ForbiddenError("a high-risk customer's acceptance needs a second person's sign-off",
+                             code="four_eyes")
+    if stored.status is not cdd.OnboardingDecision.HELD:
+        raise ConflictError(f"customer {customer_id} is {stored.status.value}, not held for sign-off",
+                            code="invalid_transition")
+    store.set_state(SIGNOFF_KEY + customer_id, f"{approver} via {approval}"[:300])
+    return _rescreen_one(store, screener, stored, approver, now_ns, "senior sign-off")
 
 
 def rescreen_all(
@@ -324,22 +372,33 @@ def review_false_positive(
     reviewer: str,
     reason: str,
     now_ns: int,
+    second_reviewer: str = "",
 ) -> StatusChange | None:
     """A compliance officer found `entity_id` is not this customer: remember it (for this customer and this
-    version of the listed record) and decide the customer's status again."""
+    version of the listed record) and decide the customer's status again. A strong hit (domain
+    `is_strong_hit`: an exact name with the same date of birth, or a score at the strong threshold) needs a
+    second officer (`second_reviewer`, who approved the `screening_dismissal` request)."""
     stored = store.get_customer(customer_id)
-    fingerprint = None
+    found = find_open_hit(store, customer_id, entity_id)
+    if found is None:
+        raise NotFoundError(f"customer {customer_id} has no open screening hit on {entity_id}")
+    fingerprint = found.entity_fingerprint
+    if is_strong_hit(found) and (not second_reviewer or second_reviewer == reviewer):
+        raise ForbiddenError(f"the hit on {entity_id} is strong ({found.score:.2f}): dismissing it needs a second "
+                             "compliance officer", code="second_officer_required")
+    if second_reviewer:
+        reviewer = f"{reviewer} + {second_reviewer}"
+    store.add_false_positive(ReviewedFalsePositive(customer_id, entity_id, fingerprint, reviewer, reason, now_ns))
+    return _rescreen_one(store, screener, stored, reviewer, now_ns, "review", lift_refusal=bool(second_reviewer))
+
+
+def find_open_hit(store: ComplianceStore, customer_id: str, entity_id: str) -> ScreeningHit | None:
+    """The latest recorded hit of the customer on `entity_id` (None when there is none)."""
     for record in reversed(store.screenings(customer_id)):
         for hit in record.hits:
             if hit.entity_id == entity_id:
-                fingerprint = hit.entity_fingerprint
-                break
-        if fingerprint is not None:
-            break
-    if fingerprint is None:
-        raise NotFoundError(f"customer {customer_id} has no open screening hit on {entity_id}")
-    store.add_false_positive(ReviewedFalsePositive(customer_id, entity_id, fingerprint, reviewer, reason, now_ns))
-    return _rescreen_one(store, screener, stored, reviewer, now_ns, "review")
+                return hit
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -121,10 +121,23 @@ def fund_issuer_capital(ctx: IssuanceContext, fiat: Currency, amount_minor: int,
                                                                                "reference": reference})
 
 
+def _check_clearance(ctx: IssuanceContext, customer_id: str) -> None:
+    """With compliance wired (always, outside a demo), "cleared" is not an operator's flag: only an accepted CDD
+    record with a clean screening (and a senior sign-off for a high-risk or PEP customer) clears."""
+    if ctx.compliance is None:
+        return
+    problem = ctx.compliance.clearance_problem(customer_id)
+    if problem:
+        raise RefusedError(f"cannot clear: {problem}", code="cdd_not_cleared")
+
+
 def onboard_customer(ctx: IssuanceContext, customer_id: str, name: str, *, cleared: bool) -> iss.Customer:
-    """Create a customer with its deposit reference and ledger accounts. Due diligence decides `cleared`."""
+    """Create a customer with its deposit reference and ledger accounts. Due diligence decides `cleared`: with
+    compliance wired, `cleared` is refused unless the customer's CDD record clears it."""
     if not customer_id or len(customer_id) > 64 or not name.strip():
         raise ValidationError("customer id (1..64 chars) and name are required", code="bad_customer")
+    if cleared:
+        _check_clearance(ctx, customer_id)
     now = _now(ctx)
     try:
         existing = ctx.store.customer(customer_id)
@@ -153,6 +166,10 @@ def _open_customer_accounts(ctx: IssuanceContext, customer: iss.Customer) -> Non
 
 
 def set_customer_status(ctx: IssuanceContext, customer_id: str, status: iss.CustomerStatus, reason: str) -> None:
+    """Set a customer's issuance status. Cleared only through CDD when compliance is wired (`_check_clearance`)."""
+    ctx.store.customer(customer_id)  # 404 for an unknown customer
+    if status is iss.CustomerStatus.CLEARED:
+        _check_clearance(ctx, customer_id)
     with ctx.store.unit_of_work(_now(ctx)) as uow:
         uow.set_customer_status(customer_id, status)
         uow.audit(ctx.actor, "customer.status", f"customer:{customer_id}", {"status": status.value,

@@ -36,6 +36,7 @@ from bauhinia.domain.compliance import (
     WalletDecision,
     best_hits,
     decide_screening,
+    is_strong_hit,
 )
 from bauhinia.domain.errors import ForbiddenError, NotFoundError, RefusedError, ValidationError
 from bauhinia.domain.money import Currency
@@ -45,6 +46,8 @@ from bauhinia.services import compliance as cmp_svc
 # (originator, beneficiary, amount in HKD minor units, issuer as VASP, issuer side) -> validated IVMS101 payload
 TravelRuleBuilder = Callable[[Mapping[str, Any], Mapping[str, Any], int, Mapping[str, Any], str], dict[str, Any]]
 
+SIGNOFF_KIND = "cdd_high_risk_acceptance"
+DISMISSAL_KIND = "screening_dismissal"
 debtors_per_file_max = 100_000
 wallets_per_freeze_max = 100
 SYSTEM_ACTOR = "system:compliance"
@@ -193,6 +196,21 @@ class ComplianceGate:
         cdd.check_occasional_transaction(amount_hkd_minor, stored.customer.identity_verified)
         return stored
 
+    def clearance_problem(self, customer_id: str) -> str:
+        """Why this customer may not be cleared for issuance ("" when it may): cleared only through an accepted
+        CDD record whose parties' latest screening is clean (a dismissed hit counts as clean) and, for a
+        high-risk or PEP customer, a senior officer's sign-off."""
+        stored = self._cdd(customer_id)
+        if stored is None:
+            return f"customer {customer_id} has no due diligence record"
+        if stored.status is not cdd.OnboardingDecision.ACCEPTED:
+            return f"customer {customer_id} due diligence is {stored.status.value}: {stored.status_reason}"
+        if not cmp_svc.screening_is_clean(self.store, stored.customer):
+            return f"customer {customer_id} has a screening hit no officer dismissed"
+        if cmp_svc.signoff_missing(self.store, customer_id):
+            return f"customer {customer_id}: {cmp_svc.SIGNOFF_PENDING}"
+        return ""
+
     def mint_problem(self, customer: iss.Customer, wallet: str, seq: int, amount_minor: int, fiat: Currency,
                      travel: dict[int, dict[str, Any]]) -> str:
         """Why this subscription may not be minted now ("" when it may); on success `travel[seq]` holds the
@@ -269,6 +287,11 @@ def onboard_with_due_diligence(
         return result, None
     record = issuance_svc.onboard_customer(ctx, customer.customer_id, customer.display_name[:200],
                                            cleared=result.decision is cdd.OnboardingDecision.ACCEPTED)
+    if result.reason.startswith(cmp_svc.SIGNOFF_PENDING) and gate.approvals is not None:
+        gate.approvals.submit(SIGNOFF_KIND, {"customer_id": customer.customer_id, "maker": actor,
+                                             "risk_rating": result.assessment.rating.value,
+                                             "edd_flags": [f.value for f in result.assessment.edd_flags]},
+                              maker=actor)
     return result, record
 
 
@@ -291,11 +314,65 @@ def sync_status(ctx: Any, customer_id: str, reason: str) -> iss.CustomerStatus |
 
 def review_false_positive(ctx: Any, customer_id: str, entity_id: str, *, reviewer: str, reason: str
                           ) -> iss.CustomerStatus | None:
-    """An officer clears a possible match; the customer's issuance record follows the new decision."""
+    """An officer clears a possible match; the customer's issuance record follows the new decision. A strong
+    hit is not dismissed here: a `screening_dismissal` request waits for a second compliance officer (None is
+    returned, nothing else changes until it is approved)."""
     gate = _gate(ctx)
+    hit = cmp_svc.find_open_hit(gate.store, customer_id, entity_id)
+    if hit is not None and is_strong_hit(hit) and gate.approvals is not None:
+        gate.approvals.submit(DISMISSAL_KIND, {"customer_id": customer_id, "entity_id": entity_id,
+                                               "reason": reason[:2_000], "maker": reviewer,
+                                               "score": f"{hit.score:.4f}"}, maker=reviewer)
+        return None
     cmp_svc.review_false_positive(gate.store, gate.screener, customer_id, entity_id, reviewer=reviewer,
                                   reason=reason, now_ns=ctx.clock.now_ns())
     return sync_status(ctx, customer_id, f"{reviewer}: reviewed {entity_id} as a false positive")
+
+
+def _approver(gate: ComplianceGate, key: str) -> str:
+    """The checker whose approval runs an executor (`approval:<id>` keys only)."""
+    if key.startswith("approval:") and gate.approvals is not None:
+        approvers = gate.approvals.get(key.removeprefix("approval:")).approvers
+        return str(approvers[-1]) if approvers else ""
+    return ""
+
+
+def signoff_executor(ctx_of: Callable[[], Any]) -> Callable[[Mapping[str, Any], str], dict[str, Any]]:
+    """The executor of an approved `cdd_high_risk_acceptance`: the approving senior officer signs, the customer
+    is screened again and, when clean, accepted and cleared for issuance."""
+
+    def execute(params: Mapping[str, Any], key: str) -> dict[str, Any]:
+        ctx = ctx_of()
+        gate = _gate(ctx)
+        customer_id = str(params["customer_id"])
+        approver = _approver(gate, key)
+        cmp_svc.accept_with_signoff(gate.store, gate.screener, customer_id, maker=str(params.get("maker", "")),
+                                    approver=approver, approval=key, now_ns=ctx.clock.now_ns())
+        status = sync_status(ctx, customer_id, f"{approver}: senior sign-off ({key})")
+        return {"customer_id": customer_id, "signed_by": approver,
+                "cdd_status": gate.store.get_customer(customer_id).status.value,
+                "issuance_status": status.value if status is not None else None}
+
+    return execute
+
+
+def dismissal_executor(ctx_of: Callable[[], Any]) -> Callable[[Mapping[str, Any], str], dict[str, Any]]:
+    """The executor of an approved `screening_dismissal`: the maker and the approving officer together record the
+    strong hit as a false positive; the customer's status is decided again."""
+
+    def execute(params: Mapping[str, Any], key: str) -> dict[str, Any]:
+        ctx = ctx_of()
+        gate = _gate(ctx)
+        customer_id, entity_id = str(params["customer_id"]), str(params["entity_id"])
+        approver = _approver(gate, key)
+        cmp_svc.review_false_positive(gate.store, gate.screener, customer_id, entity_id,
+                                      reviewer=str(params["maker"]), reason=str(params["reason"]),
+                                      now_ns=ctx.clock.now_ns(), second_reviewer=approver)
+        status = sync_status(ctx, customer_id, f"{params['maker']} + {approver}: dismissed {entity_id}")
+        return {"customer_id": customer_id, "entity_id": entity_id, "second_officer": approver,
+                "issuance_status": status.value if status is not None else None}
+
+    return execute
 
 
 # ---------------------------------------------------------------------------------------------------------------
