@@ -107,6 +107,10 @@ CLI_HIGH_RISK: dict[str, str] = {
     "ledger import": "ledger_adjustment",
     "ledger post": "ledger_adjustment",
     "ledger void": "ledger_adjustment",
+    "chain pause": "pause",
+    "chain unpause": "pause",
+    "chain unfreeze": "unfreeze",
+    "chain wipe": "wipe",
 }
 CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "compliance freeze approve",
               "compliance freeze reject"}
@@ -526,3 +530,33 @@ def test_an_api_principal_and_a_cli_operator_are_the_same_person(api: Api) -> No
     actor = controls.Actor("treasury", frozenset({"treasury"}))
     with pytest.raises(BauhiniaError, match="maker cannot decide"):
         controls.approve(api.container.approvals, rid, actor)
+
+
+@pytest.mark.slow
+def test_cli_pause_unpause_unfreeze_and_wipe_need_other_people(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coin's other powers have an entrance too, and it only opens approvals; the executor calls the chain."""
+    from bauhinia import bootstrap
+
+    container = bootstrap.Container()
+    monkeypatch.setattr(bootstrap, "Container", lambda *a, **k: container)
+    chain = container.coin_chains[Currency.CNH]
+    rc, out, err = cli.run("chain", "pause", "--currency", "CNH", "--reason", "incident drill", who="op1")
+    assert rc == 0, err
+    rid = _approval_id(out)
+    assert "maker_cannot_approve" in cli.run("approvals", "approve", rid, who="op1")[2]
+    assert "approver_role_missing" in cli.run("approvals", "approve", rid, who="treasury1")[2]
+    assert not chain.status().paused
+    assert cli.run("approvals", "approve", rid, who="comp1")[0] == 0
+    assert chain.status().paused
+    rid = _approval_id(cli.run("chain", "unpause", "--currency", "CNH", "--reason", "drill over", who="comp1")[1])
+    assert cli.run("approvals", "approve", rid, who="comp2")[0] == 0
+    assert not chain.status().paused
+    assert "role_not_allowed" in cli.run("chain", "unfreeze", WALLET, "--currency", "CNH", "--reason", "x",
+                                         who="treasury1")[2]
+    rc, out, err = cli.run("chain", "wipe", WALLET, "--currency", "CNH", "--order", "HCMP 123/2026",
+                           "--reason", "court order", who="comp1")
+    assert rc == 0, err
+    rid = _approval_id(out)
+    assert cli.run("approvals", "approve", rid, who="comp2")[0] == 0
+    assert container.approvals.get(rid).status.value == "requested"  # a wipe needs two other people
+    assert "maker_cannot_approve" in cli.run("approvals", "approve", rid, who="comp1")[2]

@@ -25,6 +25,9 @@ REQUESTERS: Mapping[str, frozenset[str]] = {
     "role_grant": frozenset({"admin"}),
     "freeze": frozenset({"compliance", "admin"}),
     "mint": frozenset({"operator", "treasury", "admin"}),
+    "pause": frozenset({"operator", "compliance", "admin"}),  # pause or unpause a coin
+    "unfreeze": frozenset({"compliance", "admin"}),
+    "wipe": frozenset({"compliance", "admin"}),
 }
 CHECKERS = frozenset({"operator", "treasury", "compliance", "admin"})  # each policy narrows this further
 READERS = CHECKERS | {"auditor"}
@@ -140,3 +143,76 @@ def run_mint(ctx: Any, fiat: Currency, actor: Actor, **kwargs: Any) -> Any:
 
     require_requester(actor, "mint")
     return run_subscriptions(replace(ctx, actor=actor.subject), fiat, **kwargs)
+
+
+# -------------------------------------------------------------------------------- pause, unfreeze, wipe on chain
+
+# The coin's own powers beyond a freeze: pausing (or unpausing) every transfer, unfreezing addresses, and burning a
+# frozen address's coins under an order. Each is an approval request; the executor calls the chain.
+CHAIN_POLICIES: tuple[apv.Policy, ...] = (
+    apv.Policy("pause", frozenset({"compliance", "admin"}), description="pause or unpause every transfer of a coin"),
+    apv.Policy("unfreeze", frozenset({"compliance", "admin"}), description="unfreeze addresses on a coin"),
+    apv.Policy("wipe", frozenset({"compliance", "admin"}), approvals_required=2,
+               description="burn a frozen address's coins under a court or regulator order"),
+)
+CHAIN_ACTIONS = {"pause": "pause", "unpause": "pause", "unfreeze": "unfreeze", "wipe": "wipe"}
+ADDRESSES_MAX = 100
+
+
+def _address(text: str) -> str:
+    a = text.strip().lower()
+    if len(a) != 42 or not a.startswith("0x") or any(ch not in "0123456789abcdef" for ch in a[2:]):
+        raise ValidationError(f"not an address: {text[:64]!r}", code="bad_address")
+    return a
+
+
+def request_chain_control(approvals: Any, actor: Actor, action: str, fiat: Currency, reason: str, *,
+                          addresses: Iterable[str] = (), order: str = "") -> Any:
+    """Ask to pause / unpause a coin, unfreeze addresses, or wipe a frozen address (`order` names the order;
+    its SHA-256 goes on chain): an approval request, run on the chain only once a different person approves
+    (two for a wipe)."""
+    import hashlib
+
+    kind = CHAIN_ACTIONS.get(action)
+    if kind is None:
+        raise ValidationError(f"unknown chain action {action!r}", code="bad_action")
+    require_requester(actor, kind)
+    if not reason.strip():
+        raise ValidationError("a reason is required", code="reason_required")
+    if fiat not in (Currency.CNH, Currency.HKD):
+        raise ValidationError(f"{fiat.value} has no coin", code="not_a_coin")
+    params: dict[str, Any] = {"action": action, "currency": fiat.value, "reason": reason[:500]}
+    listed = [_address(a) for a in addresses]
+    if action == "unfreeze":
+        if not 1 <= len(listed) <= ADDRESSES_MAX:
+            raise ValidationError(f"unfreeze 1..{ADDRESSES_MAX} addresses", code="bad_addresses")
+        params["addresses"] = listed
+    elif action == "wipe":
+        if len(listed) != 1 or not order.strip():
+            raise ValidationError("a wipe names one frozen address and the order", code="bad_wipe")
+        params.update(address=listed[0], order=order[:500],
+                      order_reference=hashlib.sha256(order.encode()).hexdigest())
+    return approvals.submit(kind, params, maker=actor.subject)
+
+
+def run_chain_control(chains: Mapping[Currency, Any], params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The approvals executor of "pause", "unfreeze" and "wipe": the chain call (idempotent by the approval's
+    key). A reverted or failed call raises, so the approval stays approved with the error, never executed."""
+    from bauhinia.domain.errors import RefusedError
+
+    chain = chains[Currency(str(params["currency"]))]
+    action = str(params["action"])
+    if action == "pause":
+        tx = chain.pause(idempotency_key=key)
+    elif action == "unpause":
+        tx = chain.unpause(idempotency_key=key)
+    elif action == "unfreeze":
+        tx = chain.unfreeze(list(params["addresses"]), idempotency_key=key)
+    elif action == "wipe":
+        tx = chain.wipe_frozen(str(params["address"]), bytes.fromhex(str(params["order_reference"])),
+                               idempotency_key=key)
+    else:
+        raise ValidationError(f"unknown chain action {action!r}", code="bad_action")
+    if tx.succeeded is False:
+        raise RefusedError(f"{action} on {params['currency']} reverted ({tx.tx_hash})", code="chain_reverted")
+    return {"action": action, "currency": params["currency"], "tx_hash": tx.tx_hash}

@@ -34,7 +34,8 @@ from bauhinia.bootstrap import load_settings
 from bauhinia.domain.errors import ValidationError
 from bauhinia.domain.money import Amount, Currency, parse_currency
 
-app = typer.Typer(help="The coins' token contracts: deploy, status.", no_args_is_help=True)
+app = typer.Typer(help="The coins' token contracts: deploy, status; pause, unpause, unfreeze, wipe (each a "
+                  "maker-checker request).", no_args_is_help=True)
 console = Console()
 
 
@@ -141,3 +142,47 @@ def status(currency: Annotated[str, typer.Option("--currency", help="CNH, HKD or
         for key, value in rows:
             table.add_row(key, str(value))
         console.print(table)
+
+
+# --- the coin's powers: each only opens an approval; a different person approves (`bauhinia approvals`) ---------
+
+CurrencyOpt = Annotated[str, typer.Option("--currency", help="CNH or HKD")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why (recorded with the request)")]
+
+
+def _request(action: str, currency: str, reason: str, addresses: list[str] | None = None, order: str = "") -> None:
+    from bauhinia.bootstrap import Container
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    sub = controls.request_chain_control(Container().approvals, _identity.current(), action,
+                                         parse_currency(currency), reason, addresses=addresses or [], order=order)
+    typer.echo(f"{action} of {currency.upper()} requested as approval {sub.request.id}; it reaches the chain once "
+               f"{sub.request.approvals_required} other person(s) approve it (`bauhinia approvals approve`)")
+
+
+@app.command("pause")
+def pause(currency: CurrencyOpt, reason: ReasonOpt) -> None:
+    """Ask to pause every transfer of a coin."""
+    _request("pause", currency, reason)
+
+
+@app.command("unpause")
+def unpause(currency: CurrencyOpt, reason: ReasonOpt) -> None:
+    """Ask to unpause a coin."""
+    _request("unpause", currency, reason)
+
+
+@app.command("unfreeze")
+def unfreeze(addresses: Annotated[list[str], typer.Argument(help="frozen addresses")], currency: CurrencyOpt,
+             reason: ReasonOpt) -> None:
+    """Ask to unfreeze addresses on a coin."""
+    _request("unfreeze", currency, reason, addresses)
+
+
+@app.command("wipe")
+def wipe(address: Annotated[str, typer.Argument(help="a frozen address")], currency: CurrencyOpt,
+         order: Annotated[str, typer.Option("--order", help="the order's reference (its SHA-256 goes on chain)")],
+         reason: ReasonOpt) -> None:
+    """Ask to burn a frozen address's coins under an order (two other people approve)."""
+    _request("wipe", currency, reason, [address], order)
