@@ -354,6 +354,7 @@ class Scenario:
         self.holders: list[HolderState] = []
         self.redemption_keys = 0
         self.unpauses = 0
+        self.blacklister_txs: list[tuple[str, bytes]] = []  # the revert fault's freezes and unfreezes, in order
         self.step_no = 0
 
     # --- set-up and teardown -----------------------------------------------------------------------------
@@ -416,15 +417,15 @@ class Scenario:
         """The crashed (or stopped) process is gone; a new one starts and recovers, as `bauhinia run` would."""
         if issuer is not None:
             self._stop(issuer)
-        for attempt in range(3):  # a start that fails (the node did not answer) is a crash too: start again
+        for attempt in range(4):  # a start that fails (the node did not answer) is a crash too: start again
             try:
                 started = self._start()
                 break
             except Exception as exc:
-                self.result.errors.append(f"step {self.step_no} start #{attempt + 1}: {type(exc).__name__}: "
-                                          f"{str(exc)[:160]}")
-        else:
-            started = self._start()  # a third failure in a row ends the scenario (reported as aborted)
+                last = f"{type(exc).__name__}: {str(exc)[:160]}"
+                self.result.errors.append(f"step {self.step_no} start #{attempt + 1}: {last}")
+        else:  # ends the scenario, reported as aborted
+            raise RuntimeError(f"the issuer cannot start again (4 starts in a row failed, the last: {last})")
         try:
             self._guard("recover", lambda: svc.recover(started.ctx))
         except faults.SimulatedCrash as crash:  # the recovery itself crashed: count it, start once more
@@ -817,7 +818,8 @@ class Scenario:
                                   "gas": 200_000, "type": 2, "nonce": self.node.nonce(account.address),
                                   "chainId": self.node.chain_id, "maxFeePerGas": 2 * 10**9,
                                   "maxPriorityFeePerGas": 10**9}
-            self.node.send_raw(bytes(account.sign_transaction(tx).raw_transaction))
+            raw = bytes(account.sign_transaction(tx).raw_transaction)
+            self.blacklister_txs.append((self.node.send_raw(raw), raw))
 
     def _step_refusal(self) -> None:
         """Paused through the chain adapter: the mint run is refused (no coin minted); unpaused, it mints. The
@@ -908,9 +910,10 @@ class Scenario:
         return (tuple(rows), len(self.node.blocks), len(self._instructions()))
 
     def _resend_lost_transfers(self) -> None:
-        """A wallet re-sends its transfers that a reorganisation left out of the chain (in nonce order)."""
+        """A wallet re-sends its transfers that a reorganisation left out of the chain (in nonce order); so does
+        the blacklister of the revert fault (a freeze without its unfreeze would hold the wallet's mints)."""
         with self.node.lock:
-            for state in self.holders:
+            for state in [*self.holders, HolderState(self.holders[0].holder, self.blacklister_txs)]:
                 for tx_hash, raw in state.transfers:
                     if tx_hash not in self.node.receipts:
                         with contextlib.suppress(Exception):
@@ -1046,8 +1049,12 @@ class Scenario:
                      f"subscription, {sum(missing.values())} minted subscription(s) without a mint")
         waiting = [s for s in subs if s[4] != "minted"]
         if waiting:
+            with engine.connect() as conn:
+                reasons = Counter(str(r[0])[:90] for r in conn.execute(sa.text(
+                    "select reason from iss_subscriptions where status <> 'minted'")).all())
             v.append(f"{len(waiting)} subscription(s) never minted: "
-                     + ", ".join(f"{s[0]}:{s[4]}" for s in waiting[:5]))
+                     + ", ".join(f"{s[0]}:{s[4]}" for s in waiting[:5])
+                     + f" (why: {'; '.join(f'{n} x {r}' for r, n in reasons.most_common(2))})")
         # every bank credit ends as exactly one subscription or suspense entry, for its customer and amount
         owed: Counter[str] = Counter()
         for c in self.credits:
