@@ -4,17 +4,21 @@ waits for a senior officer's sign-off; a strong screening hit is dismissed only 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from test_compliance_issuance import person, screener_for
 
+from bauhinia.adapters.screening.screener import ListScreener
 from bauhinia.domain import cdd
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.errors import ForbiddenError, RefusedError
+from bauhinia.domain.money import Currency
 from bauhinia.entrypoints.scenario import Issuer, make_issuer
+from bauhinia.services import bank_booking
 from bauhinia.services import compliance as cmp_svc
 from bauhinia.services import issuance as svc
 from bauhinia.services import issuance_compliance as gate_svc
@@ -116,3 +120,48 @@ def test_a_strong_hit_needs_a_second_officer_to_dismiss_a_weak_one_does_not(issu
     assert gate_svc.review_false_positive(ctx, "mang", "ftm-p-wong", reviewer="officer-a",
                                           reason="different given name") is iss.CustomerStatus.CLEARED
     assert pending(issuer, "screening_dismissal") == []
+
+
+def test_a_list_update_that_makes_a_customer_or_wallet_a_hit_suspends_it_and_requests_a_freeze(
+        issuer: Issuer, tmp_path: Path) -> None:
+    ctx, gate = issuer.ctx, issuer.container.compliance_gate
+    lau = issuer.add_holder("lau", "LAU Wing Kei", "004-555-100200-838",
+                            due_diligence=person("lau", "LAU Wing Kei", dob=date(1980, 5, 6)))
+    tam = issuer.add_holder("tam", "TAM Chi Fai", "004-555-100200-839",
+                            due_diligence=person("tam", "TAM Chi Fai", dob=date(1975, 1, 1)))
+    issuer.add_holder("mok", "MOK Wai Lun", "004-555-100200-840",
+                            due_diligence=person("mok", "MOK Wai Lun", dob=date(1966, 2, 2)))
+    assert {ctx.store.customer(c).status for c in ("lau", "tam", "mok")} == {iss.CustomerStatus.CLEARED}
+    # the update lists LAU Wing Kei with the same date of birth (strong), MOK Wai Lun with another date of birth
+    # (a hit, not strong), and TAM's wallet itself
+    added = tmp_path / "delta"
+    added.mkdir()
+    (added / "lists").mkdir()
+    (added / "lists" / "delta.ftm.json").write_text("\n".join(json.dumps(e) for e in [
+        {"id": "p-lau", "schema": "Person", "properties": {"name": ["LAU Wing Kei"], "birthDate": ["1980-05-06"]}},
+        {"id": "p-mok", "schema": "Person", "properties": {"name": ["MOK Wai Lun"], "birthDate": ["1990-09-09"]}},
+    ]), encoding="utf-8")
+    (added / "blacklist.txt").write_text(f"{tam.wallet.lower()},listed after onboarding\n", encoding="utf-8")
+    delta = ListScreener(added / "lists", added / "blacklist.txt")
+    wallets = [(w.address, w.customer_id) for w in ctx.store.wallets()]
+    done = gate_svc.rescreen_delta_and_enforce(gate, ctx, delta, wallets=wallets, actor="olivia",
+                                               now_ns=ctx.clock.now_ns())
+    assert set(done.suspended) == {"lau", "tam", "mok"}
+    assert {ctx.store.customer(c).status for c in ("lau", "tam", "mok")} == {iss.CustomerStatus.SUSPENDED}
+    assert {a.subject for a in done.run.alerts} >= {"lau", "mok", tam.wallet.lower()}
+    freezes = {gate.store.get_freeze(r).addresses for r, _ in done.freezes}
+    assert freezes == {(lau.wallet.lower(),), (tam.wallet.lower(),)}  # not MOK's: a hit, but not a strong one
+    # a repeated run requests nothing twice
+    again = gate_svc.rescreen_delta_and_enforce(gate, ctx, delta, wallets=wallets, actor="olivia",
+                                                now_ns=ctx.clock.now_ns())
+    assert again.freezes == () and again.suspended == ()
+    # no mint while suspended
+    issuer.drop_notification([issuer.deposit(lau, 1_000_00, "IN-LAU")], datetime.now(UTC))
+    bank_booking.ingest_bank_files(ctx)
+    svc.run_subscriptions(ctx, Currency.CNH)
+    [sub] = [s for s in ctx.store.subscriptions() if s.customer_id == "lau"]
+    assert sub.status == "held" and sub.reason == "customer not cleared"
+    # a second compliance officer approves the freeze: the wallet is frozen on chain
+    approval = next(a for r, a in done.freezes if gate.store.get_freeze(r).addresses == (lau.wallet.lower(),))
+    issuer.container.approvals.approve(approval, actor="officer-b", roles=["compliance"])
+    assert issuer.chain().is_frozen(lau.wallet)

@@ -264,6 +264,9 @@ class DeltaRescreenResult:
     alerts: tuple[mon.Alert, ...]  # new alerts only
     cases_opened: tuple[str, ...]
     cases_updated: tuple[str, ...]
+    # what enforcement acts on: (customer or named subject, strong hit) now a hit, (address, customer) now blocked
+    hits: tuple[tuple[str, bool], ...] = ()
+    blocked_wallets: tuple[tuple[str, str], ...] = ()
 
 
 _RANK = {cdd.OnboardingDecision.ACCEPTED: 0, cdd.OnboardingDecision.HELD: 1, cdd.OnboardingDecision.REFUSED: 2}
@@ -298,6 +301,8 @@ def rescreen_delta(
         raise ValidationError(f"more than {delta_subjects_max} subjects in one list-update re-screen")
     changes: list[StatusChange] = []
     alerts: list[mon.Alert] = []
+    now_hits: list[tuple[str, bool]] = []
+    blocked: list[tuple[str, str]] = []
     screened = 0
     for stored in customers:
         customer: cdd.Customer = stored.customer
@@ -315,6 +320,9 @@ def rescreen_delta(
                 tx.set_customer_status(customer.customer_id, decision, f"list update {version}: {reason}", actor,
                                        now_ns)
                 changes.append(StatusChange(customer.customer_id, before, decision, reason))
+            if decision is cdd.OnboardingDecision.REFUSED:
+                now_hits.append((customer.customer_id,
+                             any(is_strong_hit(h) for r in results for h in r.outcome.hits)))
         severity = mon.Severity.HIGH if decision is cdd.OnboardingDecision.REFUSED else mon.Severity.MEDIUM
         alerts.append(_list_alert(customer.customer_id, severity, f"list update {version}: {reason}", version,
                                   now_ns, (("before", before.value), ("after", decision.value))))
@@ -327,6 +335,8 @@ def rescreen_delta(
         if outcome.decision is ScreeningDecision.CLEAR:
             continue
         best = outcome.hits[0]
+        if outcome.decision is ScreeningDecision.HIT:
+            now_hits.append((subject, any(is_strong_hit(h) for h in outcome.hits)))
         severity = mon.Severity.HIGH if outcome.decision is ScreeningDecision.HIT else mon.Severity.MEDIUM
         alerts.append(_list_alert(subject, severity, f"list update {version}: {name!r} ~ {best.entity_id} "
                                   f"'{best.matched_name}' ({best.score:.2f})", version, now_ns,
@@ -335,6 +345,8 @@ def rescreen_delta(
         assessment = delta.screen_wallet(address)
         if assessment.decision is WalletDecision.CLEAR:
             continue
+        if assessment.decision is WalletDecision.BLOCK:
+            blocked.append((assessment.address, customer_id))
         severity = mon.Severity.HIGH if assessment.decision is WalletDecision.BLOCK else mon.Severity.MEDIUM
         alerts.append(_list_alert(assessment.address, severity,
                                   f"list update {version}: wallet of {customer_id or 'unknown'} "
@@ -360,7 +372,8 @@ def rescreen_delta(
             updated.append(case.case_id)
     store.set_state(LIST_VERSION_KEY, version)
     return DeltaRescreenResult(version, screened, len(names), len(wallets), tuple(changes), tuple(new_alerts),
-                               tuple(opened), tuple(dict.fromkeys(c for c in updated if c not in opened)))
+                               tuple(opened), tuple(dict.fromkeys(c for c in updated if c not in opened)),
+                               tuple(now_hits), tuple(blocked))
 
 
 def review_false_positive(

@@ -439,6 +439,69 @@ def rescreen_and_enforce(ctx: Any, *, actor: str, force: bool = False) -> Enforc
     return EnforcementResult(result, tuple(changes), tuple(cases), tuple(freezes))
 
 
+@dataclass(frozen=True, slots=True)
+class ListUpdateEnforcement:
+    run: cmp_svc.DeltaRescreenResult
+    suspended: tuple[str, ...]  # issuance customers suspended (no mint while suspended)
+    freezes: tuple[tuple[str, str], ...]  # (freeze request id, approval id)
+
+
+def _open_case_of(gate: ComplianceGate, subject: str) -> str | None:
+    return next((c.case_id for c in gate.store.list_cases() if c.is_open and c.subject == subject), None)
+
+
+def rescreen_delta_and_enforce(
+    gate: ComplianceGate, ctx: Any, delta: Screener, *, wallets: Sequence[tuple[str, str]] = (),
+    names: Sequence[tuple[str, str]] = (), actor: str, now_ns: int,
+) -> ListUpdateEnforcement:
+    """`rescreen_delta` (alerts and cases for every new hit), then: a customer (or a customer's wallet) that is
+    now a hit is suspended in issuance; for a strong hit (and a wallet listed itself) a freeze of its wallets is
+    requested from the approvals service (a second compliance officer approves; the executor freezes on chain)."""
+    from bauhinia.services import issuance as issuance_svc
+
+    run = cmp_svc.rescreen_delta(gate.store, delta, wallets=wallets, names=names, actor=actor, now_ns=now_ns)
+    suspended: list[str] = []
+    freezes: list[tuple[str, str]] = []
+    to_freeze: list[tuple[str, list[str], str]] = []  # (case subject, addresses, why)
+    for customer_id, strong in run.hits:
+        suspended += _suspend(ctx, customer_id, f"list update {run.list_version}: a screening hit", issuance_svc)
+        if strong:
+            try:
+                addresses = [w.address for w in ctx.store.wallets(customer_id)][:wallets_per_freeze_max]
+            except NotFoundError:
+                addresses = []
+            to_freeze.append((customer_id, addresses,
+                              f"customer {customer_id} listed in {run.list_version} (strong hit)"))
+    for address, customer_id in run.blocked_wallets:
+        if customer_id:
+            suspended += _suspend(ctx, customer_id, f"list update {run.list_version}: wallet {address} listed",
+                                  issuance_svc)
+        to_freeze.append((address, [address], f"wallet {address} listed in {run.list_version}"))
+    for subject, addresses, why in to_freeze:
+        case_id = _open_case_of(gate, subject)
+        if not addresses or case_id is None or gate.approvals is None:
+            continue
+        if any(f.state is cs.FreezeState.PENDING and set(addresses) <= set(f.addresses)
+               for f in gate.store.list_freezes(case_id)):
+            continue  # already requested (a repeated run)
+        request, submission = request_wallet_freeze(gate, case_id, addresses, why[:500], actor=actor,
+                                                    now_ns=now_ns)
+        freezes.append((request.request_id,
+                        str(submission.request.id) if submission.request is not None else "executed"))
+    return ListUpdateEnforcement(run, tuple(dict.fromkeys(suspended)), tuple(freezes))
+
+
+def _suspend(ctx: Any, customer_id: str, reason: str, issuance_svc: Any) -> list[str]:
+    try:
+        current = ctx.store.customer(customer_id)
+    except NotFoundError:
+        return []
+    if current.status is iss.CustomerStatus.SUSPENDED:
+        return []
+    issuance_svc.set_customer_status(ctx, customer_id, iss.CustomerStatus.SUSPENDED, reason[:300])
+    return [customer_id]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The approvals executor: an approved freeze goes to every coin's blacklist
 # ---------------------------------------------------------------------------------------------------------------

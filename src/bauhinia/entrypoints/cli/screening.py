@@ -186,13 +186,8 @@ def update_lists(
 
     from bauhinia.adapters.screening import list_update as lu
     from bauhinia.adapters.screening.lists import current_lists_dir
-    from bauhinia.adapters.store.compliance_repo import ComplianceRepository
-    from bauhinia.adapters.store.db import make_engine, migrate
-    from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
-    from bauhinia.adapters.store.ledger_store import SqlLedger
-    from bauhinia.bootstrap import load_settings
-    from bauhinia.entrypoints.cli.compliance import _pepper
-    from bauhinia.services import compliance as svc
+    from bauhinia.bootstrap import Container, load_settings
+    from bauhinia.services import issuance_compliance as gate_svc
 
     settings = load_settings()
     if settings.sanctions_dir is not None:
@@ -219,15 +214,15 @@ def update_lists(
     console.print(f"  entities now:    {counts(result.counts)}")
     console.print(f"  delta: {len(result.added)} added, {len(result.changed)} changed, {result.removed} removed, "
                   f"{len(result.added_addresses)} listed addresses added")
-    engine = make_engine(load_settings().resolved_database_url())
-    migrate(engine)
-    repo = ComplianceRepository(engine, pepper=_pepper())
-    issuance = SqlIssuanceStore(engine, SqlLedger(engine, time.time_ns))
-    cdd_ids = {s.customer.customer_id for s in repo.list_customers()}
-    names = [(c.id, c.name) for c in issuance.customers() if c.id not in cdd_ids]
-    wallets = [(w.address, w.customer_id) for w in issuance.wallets()]
-    run = svc.rescreen_delta(repo, lu.DeltaScreener(result), wallets=wallets, names=names, actor=actor,
-                             now_ns=time.time_ns())
+    container = Container(load_settings())
+    gate, ctx = container.compliance_gate, container.gated_issuance()
+    cdd_ids = {s.customer.customer_id for s in gate.store.list_customers()}
+    names = [(c.id, c.name) for c in ctx.store.customers() if c.id not in cdd_ids]
+    wallets = [(w.address, w.customer_id) for w in ctx.store.wallets()]
+    # alerts and cases for new hits; a customer now a hit is suspended, a strong hit's wallets get a freeze request
+    enforced = gate_svc.rescreen_delta_and_enforce(gate, ctx, lu.DeltaScreener(result), wallets=wallets,
+                                                   names=names, actor=actor, now_ns=time.time_ns())
+    run = enforced.run
     console.print(f"re-screened {run.customers_screened} customers, {run.names_screened} other named customers and "
                   f"{run.wallets_screened} wallets against the delta of {run.list_version}: "
                   f"{len(run.alerts)} new alerts, {len(run.cases_opened)} cases opened, "
@@ -238,3 +233,7 @@ def update_lists(
         console.print(f"  [{alert.severity.value}] {alert.alert_id} {alert.subject}: {alert.summary}")
     for case_id in run.cases_opened:
         console.print(f"  opened {case_id}")
+    for customer_id in enforced.suspended:
+        console.print(f"  suspended {customer_id} (no mint while suspended)")
+    for request_id, approval_id in enforced.freezes:
+        console.print(f"  freeze {request_id} awaits a second compliance officer (approval {approval_id})")
