@@ -31,6 +31,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/audit/verify"): frozenset({A, D}),
     ("GET", "/v1/audit/entries"): frozenset({A, K, D}),
     ("GET", "/v1/chain/status/{coin}"): STAFF,
+    ("POST", "/v1/chain/{coin}/controls"): frozenset({OP, K, D}),
     ("GET", "/v1/events/outbox"): frozenset({OP, A, D}),
     ("GET", "/v1/events/webhook-dead-letters"): frozenset({OP, A, D}),
     ("POST", "/v1/events/webhook-dead-letters/{dead_letter_id}/replay"): frozenset({OP, D}),

@@ -53,6 +53,7 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/approvals/{approval_id}/approve"): "decide",
     ("POST", "/v1/approvals/{approval_id}/reject"): "decide",
     ("POST", "/v1/approvals/{approval_id}/execute"): "decide",
+    ("POST", "/v1/chain/{coin}/controls"): "approval:pause|unfreeze|wipe",
     ("POST", "/v1/events/webhook-dead-letters/{dead_letter_id}/replay"): "direct",
     ("POST", "/v1/ledger/accounts"): "direct",
     ("POST", "/v1/ledger/transfers"): "approval-above:ledger_adjustment",
@@ -219,6 +220,8 @@ APPROVAL_ROUTES = {  # high-risk route -> (body, the roles that may ask)
     ("POST", "/v1/reserves/breakers/{coin}/reset"): ({"reason": "coverage restored after top-up"},
                                                     {"treasury", "admin"}),
     ("POST", "/v1/role-grants"): ({"client_id": "customer2", "role": "operator"}, {"admin"}),
+    ("POST", "/v1/chain/{coin}/controls"): ({"action": "pause", "reason": "incident drill"},
+                                            {"operator", "compliance", "admin"}),
 }
 
 
@@ -459,7 +462,7 @@ def test_cli_freeze_approved_reaches_the_chain(cli: Cli, monkeypatch: pytest.Mon
     rc, _, err = cli.run("compliance", "freeze", "approve", request_id, who="comp1")
     assert rc == 2 and "maker_cannot_approve" in err
     rc, _, err = cli.run("compliance", "freeze", "approve", request_id, who="treasury1")
-    assert rc == 2 and "approver_role_missing" in err
+    assert rc == 2 and "role_not_allowed" in err
     chain = container.coin_chains[Currency.CNH]
     assert not chain.is_frozen(WALLET)
     rc, out, err = cli.run("compliance", "freeze", "approve", request_id, who="comp2")

@@ -179,6 +179,7 @@ def request_chain_control(approvals: Any, actor: Actor, action: str, fiat: Curre
     require_requester(actor, kind)
     if not reason.strip():
         raise ValidationError("a reason is required", code="reason_required")
+    fiat = fiat.fiat  # a coin names its fiat currency
     if fiat not in (Currency.CNH, Currency.HKD):
         raise ValidationError(f"{fiat.value} has no coin", code="not_a_coin")
     params: dict[str, Any] = {"action": action, "currency": fiat.value, "reason": reason[:500]}

@@ -1,17 +1,21 @@
-"""Chain status per coin: supply, attested reserve, paused, roles, head block."""
+"""Chain status per coin: supply, attested reserve, paused, roles, head block; the coin's powers (pause, unpause,
+unfreeze, wipe) only as maker-checker requests (services/controls.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
 
 from bauhinia.domain.money import Currency
 from bauhinia.entrypoints.api.auth import ADMIN, AUDITOR, COMPLIANCE, OPERATOR, TREASURY, Principal, require
 from bauhinia.entrypoints.api.deps import ContainerDep
 from bauhinia.entrypoints.api.idempotency import IdempotentRoute
+from bauhinia.entrypoints.api.routes.approvals import ApprovalPublic, approval_public
 from bauhinia.entrypoints.api.routes.reserves import CoinPath
+from bauhinia.entrypoints.api.schemas import Text
+from bauhinia.services import controls
 
 router = APIRouter(prefix="/chain", route_class=IdempotentRoute, tags=["chain"])
 
@@ -43,3 +47,22 @@ def chain_status(
         reserve_max_age_s=s.reserve_max_age_s, paused=s.paused, licence_number=s.licence_number,
         approval_reference=s.approval_reference, roles=dict(s.roles), head_block=s.head_block,
     )
+
+
+class ChainControlCreate(BaseModel):
+    action: Literal["pause", "unpause", "unfreeze", "wipe"]
+    reason: Text = Field(min_length=1, max_length=500)
+    addresses: list[Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]] = Field(default=[], max_length=100)
+    order: Text = Field(default="", max_length=500, description="a wipe's order (its SHA-256 goes on chain)")
+
+
+@router.post("/{coin}/controls", status_code=status.HTTP_202_ACCEPTED, response_model=ApprovalPublic)
+def request_chain_control(
+    coin: CoinPath, body: ChainControlCreate, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(OPERATOR, COMPLIANCE, ADMIN, scope="chain:write"))],
+) -> ApprovalPublic:
+    """Ask to pause or unpause the coin, unfreeze addresses or wipe a frozen one: an approval request (see
+    /v1/approvals); a different compliance officer or admin approves (two for a wipe), then it reaches the chain."""
+    sub = controls.request_chain_control(container.approvals, principal.actor, body.action, Currency(coin.value),
+                                         body.reason, addresses=body.addresses, order=body.order)
+    return approval_public(sub.request)
