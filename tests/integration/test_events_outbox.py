@@ -323,3 +323,35 @@ def test_container_wires_webhooks_from_settings(tmp_path) -> None:
         container.close()
     assert seen == ["approvals.requested"]
     assert len(rx.requests) == 1 and rx.requests[0][2]
+
+
+def test_durable_consumers_share_the_stream_and_wake_the_service(sqlite_engine) -> None:
+    """Two replicas' durable consumers of one name share the events (each reaches one), acknowledged after the
+    handler; an event the service listens for wakes its job on that replica."""
+    _nats_up()
+    from bauhinia.adapters.events.nats_jetstream import JetStreamConsumer, JetStreamPublisher
+    from bauhinia.entrypoints.service import WAKES
+
+    stream = f"BW{uuid.uuid4().hex[:10].upper()}"
+    prefix = f"bw{uuid.uuid4().hex[:8]}"
+    publisher = JetStreamPublisher(NATS_URL, stream=stream, subject_prefix=prefix)
+    with sqlite_engine.begin() as conn:
+        for n in range(6):
+            outbox.enqueue(conn, "subscriptions.received", {"subscriptions": [n]}, now_ns=n + 1)
+        outbox.enqueue(conn, "ledger.transfer", {"n": 99}, now_ns=7)
+    assert outbox.OutboxRelay(sqlite_engine, publisher).run_once(10) == 7
+    a = JetStreamConsumer(NATS_URL, "svc", stream=stream, subject_prefix=prefix, topics=tuple(WAKES))
+    b = JetStreamConsumer(NATS_URL, "svc", stream=stream, subject_prefix=prefix, topics=tuple(WAKES))
+    got_a: list[str] = []
+    got_b: list[str] = []
+    try:
+        a.fetch(lambda topic, body: got_a.append(json.loads(body)["payload"]["subscriptions"][0]), batch=3,
+                wait_s=1.0)
+        b.fetch(lambda topic, body: got_b.append(json.loads(body)["payload"]["subscriptions"][0]), batch=10,
+                wait_s=1.0)
+        assert sorted(got_a + got_b) == list(range(6)) and len(got_a) == 3  # each event to one replica
+        assert a.fetch(lambda t, b_: None, wait_s=0.5) == 0 and b.fetch(lambda t, b_: None, wait_s=0.5) == 0  # acked
+    finally:
+        a.close()
+        b.close()
+        publisher.close()

@@ -110,3 +110,17 @@ def test_a_failing_job_is_recorded_with_its_error_and_retried(tmp_path: Path, db
         assert [r["ok"] for r in sched.store.runs("bank_inbox")] == [False, False]
     finally:
         issuer.container.close()
+
+
+def test_an_event_wakes_a_job_before_its_interval(tmp_path: Path, db_url: str) -> None:
+    issuer = make_issuer(tmp_path / "data", database_url=db_url)
+    try:
+        job = Job("mint", parse_schedule("every 1h"), lambda c: "minted")
+        sched = Scheduler(issuer.container, [job], holder="replica-a", lease_ttl_s=5)
+        assert sched.run_job(job) is not None
+        assert not sched.due(job, sched._now()) and sched.run_job(job) is None  # an hour to go
+        sched.wake("mint")  # e.g. subscriptions.received from the events stream
+        assert sched.due(job, sched._now())
+        assert sched.run_job(job) is not None and not sched.due(job, sched._now())  # woken once
+    finally:
+        issuer.container.close()

@@ -15,6 +15,7 @@ domain/jobs.py for the text form), on the project's Hong Kong business-day calen
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -49,6 +50,12 @@ JOB_DEFAULTS: dict[str, str] = {
     "daily_statement": "at 18:00",  # the daily statement to the regulator, written and filed
     "weekly_disclosure": "weekly fri 18:30",  # the public weekly disclosure
 }
+
+
+# Events that make a job due at once (through NATS JetStream, when configured): a credit booked wakes the mint,
+# coins received wake the payouts; the schedule stays the fallback.
+WAKES: dict[str, str] = {"subscriptions.received": "mint", "redemptions.coins_received": "redemptions",
+                         "redemption.requested": "chain_indexer"}
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,7 @@ class Scheduler:
     stop: threading.Event = field(default_factory=threading.Event)
     held: set[str] = field(default_factory=set)
     last_error: dict[str, str] = field(default_factory=dict)
+    woken: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         from bauhinia.adapters.store.jobs_repo import JobStore
@@ -243,7 +251,13 @@ class Scheduler:
         runs = self.store.runs(name, limit=1)
         return int(runs[0]["started_at_ns"]) if runs else None
 
+    def wake(self, name: str) -> None:
+        """Make a job due now on this replica (an event said there is work); it still runs under its lease."""
+        self.woken.add(name)
+
     def due(self, job: Job, now_ns: int) -> bool:
+        if job.name in self.woken and not job.schedule.off:
+            return True
         at = next_due_ns(job.schedule, self._last_started(job.name), now_ns, self.calendar.is_business_day)
         return at is not None and at <= now_ns
 
@@ -271,6 +285,7 @@ class Scheduler:
             if not force and not self.due(job, self._now()):  # another replica ran it meanwhile
                 return None
             self.held.add(job.name)
+            self.woken.discard(job.name)
             with self._renewing(lease, ttl_ns) as lost:
                 started = time.monotonic()
                 run_id = self.store.run_started(lease, self._now())
@@ -324,6 +339,30 @@ class Scheduler:
         finally:
             done.set()
             thread.join(5)
+
+
+def consume_wakeups(scheduler: Scheduler, url: str, stop: threading.Event, *, durable: str = "bauhinia-run",
+                    wait_s: float = 1.0) -> None:
+    """Wake jobs from the events stream until `stop`: a durable JetStream consumer shared by every replica (each
+    event reaches one of them). The NATS connection failing is logged and retried; the schedules go on."""
+    from bauhinia.adapters.events.nats_jetstream import JetStreamConsumer
+
+    consumer: Any = None
+    while not stop.is_set():
+        try:
+            if consumer is None:
+                consumer = JetStreamConsumer(url, durable, topics=tuple(WAKES))
+            consumer.fetch(lambda topic, _body: scheduler.wake(WAKES[topic]) if topic in WAKES else None,
+                           wait_s=wait_s)
+        except Exception as exc:  # NATS away: the schedules still run every job
+            log.warning("event wake-ups: %s: %s", type(exc).__name__, exc)
+            if consumer is not None:
+                with contextlib.suppress(Exception):  # closing a broken connection: nothing else to do
+                    consumer.close()
+                consumer = None
+            stop.wait(5.0)
+    if consumer is not None:
+        consumer.close()
 
 
 # --- one replica per SQLite database ---------------------------------------------------------------------------

@@ -9,12 +9,14 @@ so the synchronous relay can call it. The server URL is never logged (it may car
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
 from bauhinia.adapters.events.outbox import OutboxEvent
 from bauhinia.domain.errors import ValidationError
 
+log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 PUBLISH_TIMEOUT_S = 5.0
 
@@ -100,5 +102,94 @@ class JetStreamPublisher:
             self._run(shut(), self.timeout_s)
         finally:
             self._nc = self._js = None
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=self.timeout_s)
+
+
+class JetStreamConsumer:
+    """A durable pull consumer of the events stream (nats-py): every replica that opens the same durable name
+    shares its messages (each message goes to one of them), and a message is acknowledged only after its handler
+    returned, so one a replica died holding is delivered again after `ack_wait_s`. Runs its own event loop on a
+    daemon thread, like the publisher; `fetch` is synchronous and bounded."""
+
+    def __init__(self, url: str, durable: str, *, stream: str = "BAUHINIA", subject_prefix: str = "bauhinia",
+                 topics: tuple[str, ...] = (">",), ack_wait_s: float = 30.0, timeout_s: float = PUBLISH_TIMEOUT_S
+                 ) -> None:
+        if not url or not durable:
+            raise ValidationError("NATS url and a durable consumer name are required")
+        self.url = url
+        self.durable = durable
+        self.stream = stream
+        self.subject_prefix = subject_prefix
+        self.topics = topics
+        self.ack_wait_s = ack_wait_s
+        self.timeout_s = timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats-{durable}", daemon=True)
+        self._thread.start()
+        self._nc: Any = None
+        self._subs: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _run(self, coro: Any, timeout_s: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=timeout_s)
+
+    async def _connect(self) -> None:
+        import nats
+        from nats.js.api import ConsumerConfig, StreamConfig
+
+        nc = await nats.connect(self.url, connect_timeout=min(CONNECT_TIMEOUT_S, self.timeout_s),
+                                max_reconnect_attempts=3, reconnect_time_wait=0.5, allow_reconnect=True)
+        js = nc.jetstream(timeout=self.timeout_s)
+        try:
+            await js.add_stream(StreamConfig(name=self.stream, subjects=[f"{self.subject_prefix}.>"]))
+        except Exception as exc:  # it exists (made by the publisher): keep its configuration
+            log.debug("stream %s not added (%s): using the one there", self.stream, type(exc).__name__)
+        subs = []
+        for i, topic in enumerate(self.topics):
+            name = self.durable if len(self.topics) == 1 else f"{self.durable}-{i}"
+            subs.append(await js.pull_subscribe(f"{self.subject_prefix}.{topic}", durable=name, stream=self.stream,
+                                                config=ConsumerConfig(ack_wait=self.ack_wait_s)))
+        self._nc, self._subs = nc, subs
+
+    def connect(self) -> None:
+        with self._lock:
+            if not self._subs:
+                self._run(self._connect(), CONNECT_TIMEOUT_S + self.timeout_s)
+
+    def fetch(self, handler: Any, *, batch: int = 50, wait_s: float = 1.0) -> int:
+        """Hand up to `batch` messages per topic to `handler(topic, payload_bytes)`, acknowledging each after the
+        handler returned (a handler that raises leaves it for redelivery). Returns how many were handled."""
+        self.connect()
+        prefix = self.subject_prefix + "."
+
+        async def pull() -> list[Any]:
+            import nats.errors
+
+            got: list[Any] = []
+            for sub in self._subs:
+                try:
+                    got += await sub.fetch(batch, timeout=wait_s)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+            return got
+
+        handled = 0
+        for msg in self._run(pull(), wait_s * max(1, len(self._subs)) + self.timeout_s):
+            topic = msg.subject[len(prefix):] if msg.subject.startswith(prefix) else msg.subject
+            handler(topic, bytes(msg.data))
+            self._run(msg.ack(), self.timeout_s)
+            handled += 1
+        return handled
+
+    def close(self) -> None:
+        async def shut() -> None:
+            if self._nc is not None:  # every handled message is acked already: close, do not drain the pulls
+                await self._nc.close()
+
+        try:
+            self._run(shut(), self.timeout_s)
+        finally:
+            self._nc, self._subs = None, []
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=self.timeout_s)

@@ -105,6 +105,11 @@ def run(
             api_app.state.scheduler = scheduler
         worker = threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True)
         worker.start()
+        if settings.nats_url:  # events wake the jobs that have work at once; the schedules stay the fallback
+            from bauhinia.entrypoints.service import consume_wakeups
+
+            threading.Thread(target=consume_wakeups, args=(scheduler, settings.nats_url, scheduler.stop),
+                             name="event-wakeups", daemon=True).start()
         log.info("bauhinia run: replica %s, %d job(s)%s", scheduler.holder, len(jobs),
                  f", API on {host}:{port}" if api_app is not None else "")
         typer.echo(f"replica {scheduler.holder} running {len(jobs)} job(s)"
