@@ -119,7 +119,8 @@ def _run_cli_pair(env: dict[str, str]) -> list[str]:
 
 
 def _run_api_pair(env: dict[str, str]) -> list[str]:
-    made = subprocess.run([*CLI, "api", "create-client", "racer", "--role", "treasury"], env=env,
+    # the first admin of a new install is created at once (later staff roles need a second admin)
+    made = subprocess.run([*CLI, "api", "create-client", "racer", "--role", "admin"], env=env,
                           capture_output=True, text=True, timeout=300, check=True)
     secret = json.loads(made.stdout)["client_secret"]
     ports = [_free_port(), _free_port()]
