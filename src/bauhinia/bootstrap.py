@@ -210,12 +210,15 @@ class Container:
 
             return release_upload(self.issuance, params, key)
 
+        from bauhinia.services import issuance as issuance_svc
         from bauhinia.services import issuance_compliance as gate_svc
 
         return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
                 "ledger_adjustment": ledger_adjustment, "bank_file_release": bank_file_release,
                 gate_svc.SIGNOFF_KIND: gate_svc.signoff_executor(self.gated_issuance),
-                gate_svc.DISMISSAL_KIND: gate_svc.dismissal_executor(self.gated_issuance)}
+                gate_svc.DISMISSAL_KIND: gate_svc.dismissal_executor(self.gated_issuance),
+                "bank_account_override": lambda params, key: issuance_svc.approve_bank_account_override(
+                    self.issuance, params, key)}
 
     def gated_issuance(self) -> Any:
         """The issuance context with the compliance gate, whether or not issuance screening is switched on (what
@@ -343,6 +346,7 @@ class Container:
         from bauhinia.adapters.bank.folder import FolderBank
         from bauhinia.adapters.bank.signature import BankSignatureVerifier
         from bauhinia.adapters.calendar_data import load_hk_calendar
+        from bauhinia.adapters.screening.names import ScreeningNameComparer
         from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
         from bauhinia.domain.banking import AccountId, Party
         from bauhinia.domain.money import Currency
@@ -381,6 +385,7 @@ class Container:
             approvals=self.approvals,
             invoice_reference_for=self.settlement_store.invoice_for_redemption,
             compliance=self.compliance_gate if self.screen_issuance else None,
+            names=ScreeningNameComparer(),
         )
 
     # --- trade settlement (issue 6) ------------------------------------------------------------------------

@@ -179,6 +179,14 @@ class Bank(Protocol):
 # --- Screening (issue 5) ---------------------------------------------------------------------------------
 
 
+class NameComparer(Protocol):
+    """Whether two written names denote the same party: the screening matcher's normalisation (Chinese characters
+    in either script, pinyin, Wade-Giles, HK Cantonese), tolerant of case, punctuation and legal forms (Ltd /
+    Limited / Co., Ltd.); adapters.screening.names.ScreeningNameComparer."""
+
+    def same_party(self, name: str, other: str) -> bool: ...
+
+
 class Screener(Protocol):
     """Sanctions/PEP name screening and wallet screening. `list_version` changes when the lists change."""
 

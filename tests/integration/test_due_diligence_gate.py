@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_compliance_issuance import person, screener_for
 
+from bauhinia.adapters.bank.simulator import SimEntry
 from bauhinia.adapters.screening.screener import ListScreener
 from bauhinia.domain import cdd
 from bauhinia.domain import issuance as iss
@@ -165,3 +166,54 @@ def test_a_list_update_that_makes_a_customer_or_wallet_a_hit_suspends_it_and_req
     approval = next(a for r, a in done.freezes if gate.store.get_freeze(r).addresses == (lau.wallet.lower(),))
     issuer.container.approvals.approve(approval, actor="officer-b", roles=["compliance"])
     assert issuer.chain().is_frozen(lau.wallet)
+
+
+def test_a_bank_account_in_another_partys_name_is_refused_unless_a_second_person_overrides(issuer: Issuer) -> None:
+    ctx = issuer.ctx
+    issuer.add_holder("li", "LEE Ka Yan", "004-555-100200-900", due_diligence=cdd.Customer(
+        "li", "p1", (cdd.NaturalPerson("p1", ("李嘉欣", "LEE Ka Yan"), nationality="HK"),), identity_verified=True))
+    other = iss.VerifiedBankAccount("li", "012-875-000111-222", "BBAN", "Other Party Holdings Ltd", Currency.CNH)
+    with pytest.raises(RefusedError) as exc:
+        svc.add_bank_account(ctx, other)
+    assert exc.value.code == "bank_account_holder_mismatch"
+    assert [a.account for a in ctx.store.bank_accounts("li")] == ["004-555-100200-900"]  # nothing added
+    # the customer's own name, in characters or another romanisation, is the customer's
+    svc.add_bank_account(ctx, iss.VerifiedBankAccount("li", "012-875-000111-333", "BBAN", "李嘉欣", Currency.HKD))
+    svc.add_bank_account(ctx, iss.VerifiedBankAccount("li", "012-875-000111-444", "BBAN", "Li Jiaxin", Currency.HKD))
+    # an override: a second person accepts the other party's account with a reason
+    approval = svc.request_bank_account_override(ctx, other, "the customer's sole-proprietor trading account",
+                                                 maker="officer-a")
+    assert "012-875-000111-222" not in {a.account for a in ctx.store.bank_accounts("li")}
+    with pytest.raises(ForbiddenError):
+        issuer.container.approvals.approve(approval, actor="officer-a", roles=["compliance"])
+    issuer.container.approvals.approve(approval, actor="officer-b", roles=["compliance"])
+    assert "012-875-000111-222" in {a.account for a in ctx.store.bank_accounts("li")}
+
+
+def test_a_deposit_is_minted_only_from_the_customers_verified_account(issuer: Issuer) -> None:
+    ctx, gate = issuer.ctx, issuer.container.compliance_gate
+    kln = issuer.add_holder("kln", "Kowloon Importers Ltd", "024-888-300400-101")
+    issuer.fund_gas(kln)
+    ref = f"SUBSCRIPTION {kln.deposit_reference}"
+    issuer.drop_notification([
+        # its own account, the name and number written otherwise
+        SimEntry(1_000_00, True, "IN-OWN", ref, "KOWLOON IMPORTERS LIMITED", "024888300400101"),
+        SimEntry(2_000_00, True, "IN-3RD", ref, "Other Party Holdings Ltd", "999-000-1"),  # a third party
+        SimEntry(3_000_00, True, "IN-ACC", ref, "Kowloon Importers Ltd", "999-000-2"),  # own name, other account
+        SimEntry(4_000_00, True, "IN-NAM", ref, "Kowloon Exporters Ltd", "024-888-300400-101"),  # other name
+    ], datetime.now(UTC))
+    report = bank_booking.ingest_bank_files(ctx)
+    assert report.subscriptions == 4 and len(report.payer_holds) == 3
+    svc.run_subscriptions(ctx, Currency.CNH)
+    svc.run_subscriptions(ctx, Currency.CNH)  # a second run does not mint the held ones either
+    subs = {s.amount_minor: s for s in ctx.store.subscriptions()}
+    assert subs[1_000_00].status in ("minting", "minted")
+    for amount in (2_000_00, 3_000_00, 4_000_00):
+        assert subs[amount].status == "held" and subs[amount].reason.startswith("payer check: "), subs[amount]
+    assert "not a verified account" in subs[2_000_00].reason and "not a verified account" in subs[3_000_00].reason
+    assert "not the holder" in subs[4_000_00].reason
+    cases = [c for c in gate.store.list_cases() if c.is_open and c.subject == "kln"]
+    assert len(cases) == 1 and len(cases[0].alert_ids) == 3
+    # reading the same file again (the statement repeats the entries) opens nothing more
+    bank_booking.ingest_bank_files(ctx)
+    assert len([a for a, _ in gate.store.list_alerts() if a.subject == "kln"]) == 3

@@ -109,6 +109,7 @@ class RuleName(StrEnum):
     DORMANT_WAKE = "dormant_wake"
     LISTED_EXPOSURE = "listed_exposure"
     MINT_REDEEM_CYCLES = "mint_redeem_cycles"
+    THIRD_PARTY_PAYER = "third_party_payer"  # a deposit not paid from the customer's verified bank account
 
 
 class Severity(StrEnum):

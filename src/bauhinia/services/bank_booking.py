@@ -17,7 +17,7 @@ from bauhinia.domain.issuance import RedemptionStatus, SubscriptionStatus
 from bauhinia.domain.money import Currency
 from bauhinia.faults import fault_point
 from bauhinia.services import reserves as reserves_svc
-from bauhinia.services.issuance import IssuanceContext, _now, _t
+from bauhinia.services.issuance import PAYER_HOLD_PREFIX, IssuanceContext, _now, _t
 
 
 @dataclass
@@ -33,6 +33,45 @@ class IngestReport:
     requeued: list[str] = field(default_factory=list)  # files read again from quarantine (they were still arriving)
     quarantined: list[tuple[str, str, str]] = field(default_factory=list)
     screened_out: list[Any] = field(default_factory=list)  # issuance_compliance.DebtorBlock: credits to suspense
+    payer_holds: list[PayerHold] = field(default_factory=list)  # subscriptions held: payer is not the customer's
+
+
+@dataclass(frozen=True, slots=True)
+class PayerHold:
+    """A credit quoting a customer's deposit reference, not paid from that customer's verified bank account: its
+    subscription is held (never minted by the run) and a case is opened after the booking commits."""
+
+    subscription_seq: int
+    entry_key: str
+    customer_id: str
+    payer_name: str
+    payer_account: str
+    amount_minor: int
+    fiat: Currency
+    reason: str
+
+
+def _norm_account(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def payer_problem(ctx: IssuanceContext, customer: iss.Customer, accounts: list[iss.VerifiedBankAccount],
+                  part: bnk.BankEntry) -> str:
+    """Why this credit is not from the customer's own verified bank account ("" when it is): the payer's account
+    must be one of the customer's verified accounts and the payer's name that account's holder (the screening
+    matcher's transliteration-aware comparison, through ctx.names)."""
+    name = next((tx.debtor_name for tx in part.transactions if tx.debtor_name), None) or ""
+    account = next((tx.debtor_account.value for tx in part.transactions if tx.debtor_account), None) or ""
+    if not accounts:
+        return f"customer {customer.id} has no verified bank account to receive deposits from"
+    if not name.strip() or not account.strip():
+        return "the bank gives no payer name and account for this credit"
+    same = [a for a in accounts if _norm_account(a.account) == _norm_account(account)]
+    if not same:
+        return f"payer account ending {account[-4:]!r} is not a verified account of customer {customer.id}"
+    if not any(ctx.names.same_party(name, a.holder_name) for a in same):
+        return f"payer {name!r} is not the holder of customer {customer.id}'s verified account"
+    return ""
 
 
 def _texts(entry: bnk.BankEntry) -> list[str]:
@@ -84,6 +123,7 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
             _booking_view(msg), ctx.reserve_accounts,
             lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
         booked_out = len(report.screened_out)
+        held_before = len(report.payer_holds)
         alerts: list[_Alert] = []
         with ctx.store.unit_of_work(now) as uow:
             duplicate = uow.file_seen(f.content_hash, message_key)
@@ -91,6 +131,8 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
                 alerts = _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked)
         if ctx.compliance is not None and len(report.screened_out) > booked_out:
             ctx.compliance.record_debtor_blocks(report.screened_out[booked_out:], now)  # alerts and cases
+        if ctx.compliance is not None and len(report.payer_holds) > held_before:
+            ctx.compliance.record_payer_holds(report.payer_holds[held_before:], now)  # alerts and cases
         report.incidents += _open_incidents(ctx, alerts, message_key, now)
         reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
         if duplicate:
@@ -166,6 +208,12 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
     entries = [(rep, e) for rep in msg.reports for e in rep.entries]
     known = uow.known_entries([e.entry_key for _, e in entries])
     customers = {c.id: c for c in ctx.store.customers()}
+    # with compliance wired, a credit is minted only when paid from the customer's verified bank account
+    check_payer = ctx.compliance is not None and ctx.names is not None
+    accounts: dict[str, list[iss.VerifiedBankAccount]] = {}
+    if check_payer:
+        for a in ctx.store.bank_accounts():
+            accounts.setdefault(a.customer_id, []).append(a)
     sub_seq = uow.next_seq("subscriptions")
     sus_seq = uow.next_seq("suspense")
     entry_rows, sub_rows, sus_rows, transfers, transitions = [], [], [], [], []
@@ -209,11 +257,21 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                 if customer_id is not None and block is None:
                     c = customers[customer_id]
                     transfers += iss.deposit_entry(sub_seq, fiat, part.amount_minor, c.seq, f"sub:{sub_seq}")
+                    payer = payer_problem(ctx, c, accounts.get(c.id, []), part) if check_payer else ""
                     sub_rows.append(dict(seq=sub_seq, entry_key=part.entry_key, customer_id=c.id, fiat=fiat.value,
                                          amount_minor=part.amount_minor, fee_minor=0,
                                          status=SubscriptionStatus.RECEIVED.value, received_at_ns=now,
-                                         updated_at_ns=now))
+                                         updated_at_ns=now, reason=None))
                     transitions.append(_t("subscription", sub_seq, None, "received", now, ctx.actor, message_key))
+                    if payer:
+                        reason = (PAYER_HOLD_PREFIX + payer)[:300]
+                        sub_rows[-1].update(status=SubscriptionStatus.HELD.value, reason=reason)
+                        transitions.append(_t("subscription", sub_seq, "received", "held", now, ctx.actor, reason))
+                        debtor = next((tx for tx in part.transactions if tx.debtor_name or tx.debtor_account), None)
+                        report.payer_holds.append(PayerHold(
+                            sub_seq, part.entry_key, c.id, (debtor.debtor_name or "") if debtor else "",
+                            debtor.debtor_account.value if debtor and debtor.debtor_account else "",
+                            part.amount_minor, fiat, reason))
                     booked.append(f"subscription {sub_seq}")
                     row.update(outcome="subscription", flow_seq=sub_seq, detail=_with_fx(None, part))
                     sub_seq += 1

@@ -27,6 +27,8 @@ from bauhinia.faults import fault_point
 from bauhinia.ports import Bank, Chain, Clock, ReservesStore
 from bauhinia.services import reserves as reserves_svc
 
+# the reason of a subscription held because its payer is not the customer's verified bank account (bank_booking)
+PAYER_HOLD_PREFIX = "payer check: "
 mint_batch_credits_max = 512
 subscriptions_per_run_max = 100_000
 redemptions_per_run_max = 5_000
@@ -65,6 +67,9 @@ class IssuanceContext:
     # services.issuance_compliance.ComplianceGate (holds the Screener port): CDD, screening of debtors and wallets,
     # the HK$8,000 rule and travel-rule payloads; None leaves issuance unscreened
     compliance: Any = None
+    # ports.NameComparer (the screening matcher's transliteration-aware normalisation): bank account holders and
+    # payers are checked against the customer's legal name; None leaves them unchecked
+    names: Any = None
     actor: str = "system"
     events: list[str] = field(default_factory=list)  # human log of what happened, for the CLI and demo
 
@@ -176,17 +181,71 @@ def set_customer_status(ctx: IssuanceContext, customer_id: str, status: iss.Cust
                                                                             "reason": reason})
 
 
-def add_bank_account(ctx: IssuanceContext, account: iss.VerifiedBankAccount) -> None:
-    """Record a bank account verified to be in the customer's own name (payouts go only there)."""
+def legal_names(ctx: IssuanceContext, customer: iss.Customer) -> list[str]:
+    """The customer's legal name(s): the issuance record's, and every name of its CDD subject when there is one."""
+    names = [customer.name]
+    if ctx.compliance is not None:
+        names += list(ctx.compliance.subject_names(customer.id))
+    return list(dict.fromkeys(n for n in names if n.strip()))
+
+
+def holder_problem(ctx: IssuanceContext, customer: iss.Customer, holder_name: str) -> str:
+    """Why a bank account in `holder_name` is not the customer's own ("" when it is, or names are not checked)."""
+    if ctx.names is None:
+        return ""
+    names = legal_names(ctx, customer)
+    if any(ctx.names.same_party(holder_name, n) for n in names):
+        return ""
+    return f"account holder {holder_name!r} is not the customer's legal name ({' / '.join(names)[:200]})"
+
+
+def add_bank_account(ctx: IssuanceContext, account: iss.VerifiedBankAccount, *, override: str = "") -> None:
+    """Record a bank account verified to be in the customer's own name (payouts go only there). One in another
+    party's name is refused, unless `override` names the approved `bank_account_override` request (a second
+    person accepted it with a reason: `request_bank_account_override`)."""
     customer = ctx.store.customer(account.customer_id)
     if not account.account.strip() or len(account.account) > 64:
         raise ValidationError("bank account number required (1..64 chars)", code="bad_bank_account")
     if account.account in {a.account for a in ctx.store.bank_accounts(customer.id)}:
         return
+    problem = holder_problem(ctx, customer, account.holder_name)
+    if problem and not override:
+        raise RefusedError(f"{problem}: a second person may accept it with a reason (bank_account_override)",
+                           code="bank_account_holder_mismatch")
     with ctx.store.unit_of_work(_now(ctx)) as uow:
         uow.add_bank_account(account)
         uow.audit(ctx.actor, "customer.bank_account_verified", f"customer:{customer.id}",
-                  {"account_tail": account.account[-4:], "currency": account.currency.value})
+                  {"account_tail": account.account[-4:], "currency": account.currency.value,
+                   **({"holder_mismatch": problem, "override": override} if problem else {})})
+
+
+def request_bank_account_override(ctx: IssuanceContext, account: iss.VerifiedBankAccount, reason: str, *,
+                                  maker: str) -> str:
+    """Ask a second person (approval `bank_account_override`) to accept an account whose holder is not the
+    customer's legal name; returns the approval id. The account is added only when it is approved."""
+    customer = ctx.store.customer(account.customer_id)
+    if ctx.approvals is None:
+        raise ValidationError("an override needs the approvals service", code="approvals_not_wired")
+    if len(reason.strip()) < 3:
+        raise ValidationError("an override needs a reason", code="reason_required")
+    problem = holder_problem(ctx, customer, account.holder_name)
+    if not problem:
+        raise ValidationError("the account holder is the customer: add the account, no override needed",
+                              code="override_not_needed")
+    sub = ctx.approvals.submit("bank_account_override", {
+        "customer_id": customer.id, "account": account.account, "scheme": account.scheme,
+        "holder_name": account.holder_name, "currency": account.currency.value, "bic": account.bic,
+        "reason": reason.strip()[:500], "mismatch": problem[:300]}, maker=maker)
+    return str(sub.request.id) if sub.request is not None else "executed"
+
+
+def approve_bank_account_override(ctx: IssuanceContext, params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The executor of an approved `bank_account_override`: the account is recorded, with the approval named."""
+    account = iss.VerifiedBankAccount(str(params["customer_id"]), str(params["account"]), str(params["scheme"]),
+                                      str(params["holder_name"]), Currency(params["currency"]),
+                                      params.get("bic") or None)
+    add_bank_account(ctx, account, override=key)
+    return {"customer_id": account.customer_id, "account_tail": account.account[-4:], "override": key}
 
 
 def verify_wallet(ctx: IssuanceContext, customer_id: str, address: str, nonce: str, signature: str) -> None:
@@ -259,7 +318,9 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
             c = customers.get(s.customer_id)
             wallet = wallets.get(s.customer_id)
             reason = ""
-            if c is None or c.status is not iss.CustomerStatus.CLEARED:
+            if s.status == "held" and (s.reason or "").startswith(PAYER_HOLD_PREFIX) and not s.approved_by:
+                reason = str(s.reason)  # not paid from the customer's verified account: a case decides
+            elif c is None or c.status is not iss.CustomerStatus.CLEARED:
                 reason = "customer not cleared"
             elif wallet is None:
                 reason = "customer has no verified wallet"

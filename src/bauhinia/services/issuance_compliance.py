@@ -164,6 +164,28 @@ class ComplianceGate:
                 touched.append(_open_or_join(self.store, new, now_ns, self.actor))
         return touched
 
+    def record_payer_holds(self, holds: Sequence[Any], now_ns: int) -> list[str]:
+        """After the booking committed: each subscription held because its payer is not the customer's verified
+        bank account (bank_booking.PayerHold) raises an alert and opens (or joins) the customer's case.
+        Idempotent by entry. Returns the cases touched."""
+        touched: list[str] = []
+        for h in holds:
+            event = mon.MonitoredEvent(event_id=f"bank:{h.entry_key}", kind=mon.EventKind.FIAT_IN, at_ns=now_ns,
+                                       amount_hkd_minor=self.hkd_minor(h.amount_minor, h.fiat),
+                                       customer_id=h.customer_id, counterparty=(h.payer_name or "unknown")[:256])
+            rule = mon.RuleName.THIRD_PARTY_PAYER
+            alert = mon.Alert(mon.alert_id_for(rule, h.customer_id, (event.event_id,)), rule, h.customer_id,
+                              mon.Severity.HIGH, f"subscription {h.subscription_seq} held: {h.reason}"[:500],
+                              (event.event_id,), (("payer", h.payer_name[:200]), ("account_tail", h.payer_account[-4:]),
+                                                  ("subscription", str(h.subscription_seq))),
+                              now_ns, now_ns, event.amount_hkd_minor)
+            with self.store.transaction() as tx:
+                tx.put_events([event])
+                new = tx.put_alerts([alert], now_ns)
+            if new:
+                touched.append(_open_or_join(self.store, new, now_ns, self.actor))
+        return touched
+
     # --- CDD status, occasional transactions, travel rule ------------------------------------------------------
 
     def _cdd(self, customer_id: str) -> Any | None:
@@ -195,6 +217,11 @@ class ComplianceGate:
                                f"{stored.status_reason}", code="cdd_not_accepted")
         cdd.check_occasional_transaction(amount_hkd_minor, stored.customer.identity_verified)
         return stored
+
+    def subject_names(self, customer_id: str) -> tuple[str, ...]:
+        """Every name of the customer's CDD subject (none without a CDD record)."""
+        stored = self._cdd(customer_id)
+        return tuple(stored.customer.subject.names) if stored is not None else ()
 
     def clearance_problem(self, customer_id: str) -> str:
         """Why this customer may not be cleared for issuance ("" when it may): cleared only through an accepted

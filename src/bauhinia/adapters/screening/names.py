@@ -603,6 +603,21 @@ def compare_forms(a: NameForm, b: NameForm) -> Comparison:
     return Comparison(score, reason)
 
 
+class ScreeningNameComparer:
+    """ports.NameComparer over the matcher's normalisation: the names are the same party when they score at least
+    `threshold` (a different word, "Importers" / "Exporters", falls below it)."""
+
+    def __init__(self, threshold: float = 0.9) -> None:
+        self.threshold = threshold
+
+    def same_party(self, name: str, other: str) -> bool:
+        if not name.strip() or not other.strip():
+            return False
+        schema = PartySchema.COMPANY if PartySchema.COMPANY in (guess_schema(name), guess_schema(other)) \
+            else PartySchema.PERSON
+        return score_names(name, other, schema).score >= self.threshold
+
+
 def score_names(name1: str, name2: str, schema: PartySchema = PartySchema.PERSON) -> Comparison:
     """The best comparison over the alternatives each side writes ("Xi Jinping / 习近平")."""
     best = Comparison(0.0, "no comparable names")
