@@ -29,6 +29,15 @@ def test_the_api_refuses_the_cleared_flag_and_another_partys_bank_account(tmp_pa
     ok = c.post("/v1/customers/c1/bank-accounts", headers=api.headers("operator"),
                 json={"account": "024-888-300400-101", "holder_name": "KOWLOON IMPORTERS LIMITED", "currency": "CNH"})
     assert ok.status_code == 201, ok.text
+    # an override with a reason waits for a second person, then the account is recorded
+    held = c.post("/v1/customers/c1/bank-accounts", headers=api.headers("operator"),
+                  json={"account": "999-000-1", "holder_name": "Other Party Holdings Ltd", "currency": "CNH",
+                        "override_reason": "the customer's parent pays for it under a signed mandate"})
+    assert held.status_code == 202, held.text
+    assert "999-000-1" not in {a.account for a in api.container.issuance.store.bank_accounts("c1")}
+    done = c.post(f"/v1/approvals/{held.json()['approval']}/approve", json={}, headers=api.headers("compliance"))
+    assert done.status_code == 200, done.text
+    assert "999-000-1" in {a.account for a in api.container.issuance.store.bank_accounts("c1")}
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -101,11 +101,20 @@ def customer_status(customer_id: str, status: Annotated[str, typer.Argument(help
 def customer_bank_account(customer_id: str, account: str,
                           holder: Annotated[str, typer.Option(help="account holder's name (the customer's own)")],
                           currency: Annotated[str, typer.Option()], bic: Annotated[str | None, typer.Option()] = None,
-                          scheme: Annotated[str, typer.Option()] = "BBAN") -> None:
+                          scheme: Annotated[str, typer.Option()] = "BBAN",
+                          override_reason: Annotated[str | None, typer.Option(
+                              help="the holder is not the customer's legal name: why it is the customer's "
+                                   "(a second person approves it)")] = None) -> None:
     """Record a bank account verified to be in the customer's own name."""
     from bauhinia.services import issuance as svc
 
-    svc.add_bank_account(_ctx(), iss.VerifiedBankAccount(customer_id, account, scheme, holder, _fiat(currency), bic))
+    ctx = _ctx()
+    record = iss.VerifiedBankAccount(customer_id, account, scheme, holder, _fiat(currency), bic)
+    if override_reason is not None:
+        approval = svc.request_bank_account_override(ctx, record, override_reason, maker=ctx.actor)
+        console.print(f"bank account ****{account[-4:]} for {customer_id} awaits a second person: approval {approval}")
+        return
+    svc.add_bank_account(ctx, record)
     console.print(f"bank account ****{account[-4:]} recorded for {customer_id}")
 
 

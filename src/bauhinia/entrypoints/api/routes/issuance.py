@@ -140,15 +140,26 @@ class BankAccountCreate(BaseModel):
     holder_name: Name = Field(min_length=1, max_length=140)
     currency: FiatCode
     bic: str | None = Field(default=None, pattern=r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
+    override_reason: Text | None = Field(
+        default=None, min_length=3, max_length=500,
+        description="why an account in another party's name is the customer's: a second person approves it (202)")
 
 
 @router.post("/customers/{customer_id}/bank-accounts", status_code=status.HTTP_201_CREATED)
-def add_bank_account(customer_id: CustomerId, body: BankAccountCreate, container: ContainerDep,
+def add_bank_account(customer_id: CustomerId, body: BankAccountCreate, container: ContainerDep, response: Response,
                      principal: Annotated[Principal, Depends(require(OPERATOR, COMPLIANCE, ADMIN,
                                                                      scope="issuance:write"))]) -> dict[str, str]:
-    """Record a bank account verified to be in the customer's own name; payouts go only there."""
-    svc.add_bank_account(container.issuance, iss.VerifiedBankAccount(
-        customer_id, body.account, body.scheme, body.holder_name, _fiat(body.currency), body.bic))
+    """Record a bank account verified to be in the customer's own name; payouts go only there. One in another
+    party's name is refused (422) unless `override_reason` is given: then a `bank_account_override` approval
+    waits for a second person (202) and the account is recorded when it is approved."""
+    account = iss.VerifiedBankAccount(customer_id, body.account, body.scheme, body.holder_name,
+                                      _fiat(body.currency), body.bic)
+    if body.override_reason:
+        approval = svc.request_bank_account_override(container.issuance, account, body.override_reason,
+                                                     maker=principal.subject)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return {"customer_id": customer_id, "account": "****" + body.account[-4:], "approval": approval}
+    svc.add_bank_account(container.issuance, account)
     return {"customer_id": customer_id, "account": "****" + body.account[-4:]}
 
 
