@@ -340,7 +340,9 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
                 ready.append((s, c, wallet, iss.fee_minor(s.amount_minor, config.subscription_fee_bps)))
         if ready:
             try:
-                _gate_mint(ctx, fiat, sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready))
+                total = sum(minor_to_base_units(s.amount_minor - fee) for s, _, _, fee in ready)
+                _gate_mint(ctx, fiat, total)
+                _chain_would_mint(ctx, fiat, chain, total)  # before anything is booked: no attempt is spent
             except RefusedError as exc:
                 held += [(s, exc.detail) for s, _, _, _ in ready]
                 report.refused.append(exc.detail)
@@ -370,6 +372,10 @@ def settle_mints(ctx: IssuanceContext, fiat: Currency) -> dict[str, int]:
     chain agree after any reorganisation."""
     chain = ctx.chains[fiat]
     out = {"final": 0, "waiting": 0, "reversed": 0}
+    for b in ctx.store.mint_batches("pending"):  # sent and reverted, waiting for that to be final
+        tx = chain.tx(b.idempotency_key) if Currency(b.fiat) is fiat else None
+        if tx is not None and tx.succeeded is False and ctx.store.batch_subscriptions(b.seq):
+            send_mint_batch(ctx, b)
     for b in ctx.store.mint_batches("mined"):
         if Currency(b.fiat) is not fiat:
             continue
@@ -403,6 +409,17 @@ def settle_mints(ctx: IssuanceContext, fiat: Currency) -> dict[str, int]:
             uow.audit(ctx.actor, "mint.batch_reversed", f"mint_batch:{b.seq}", {"reason": reason})
         out["reversed"] += 1
     return out
+
+
+def _chain_would_mint(ctx: IssuanceContext, fiat: Currency, chain: Chain, total_base_units: int) -> None:
+    """The contract's own conditions for this mint (pause, minter role and allowance, reserve attestation),
+    checked from its readable state before the batch is booked: a paused coin holds the credits with the reason
+    instead of booking and reversing an attempt on every run (a subscription has 8)."""
+    check = getattr(chain, "check_batch_mint", None)
+    if check is None:
+        return
+    _ensure_attested(ctx, fiat, chain, total_base_units, f"precheck:{fiat.value}")
+    check(total_base_units)
 
 
 def _needs_approval(ctx: IssuanceContext, s: Any) -> bool:
@@ -475,6 +492,17 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
         if not ready:
             return None
         attempts = uow.transitions_into("subscription", [s.seq for s, _, _, _ in ready], "minting")
+        exhausted = [s for s, _, _, _ in ready if attempts[s.seq] >= iss.mint_attempts_max]
+        if exhausted:  # held for an operator; the other credits of the batch go on
+            why = f"mint attempts exhausted ({iss.mint_attempts_max}): an operator must resolve it"
+            uow.update_subscriptions([s.seq for s in exhausted], status="held", reason=why)
+            uow.record_transitions(_t("subscription", s.seq, s.status, "held", now, ctx.actor, why)
+                                   for s in exhausted if s.status != "held")
+            uow.emit("operator.task", {"kind": "mint_attempts_exhausted",
+                                       "subscriptions": [s.seq for s in exhausted][:1_000]})
+            ready = [r for r in ready if attempts[r[0].seq] < iss.mint_attempts_max]
+            if not ready:
+                return None
         transfers = []
         for s, c, _wallet, fee in ready:
             transfers += iss.mint_entry(s.seq, fiat, s.amount_minor, fee, c.seq, f"sub:{s.seq}",
@@ -542,8 +570,16 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
             tx = chain.batch_mint(credits, idempotency_key=batch.idempotency_key)
         except RefusedError as exc:
             reason = exc.detail
-            tx = None
+            tx = chain.tx(batch.idempotency_key)  # None: refused before signing; else sent and reverted
     fault_point("mint.after_send")
+    if tx is not None and tx.succeeded is False:
+        # Reverted where it was mined: reversed only once that is final. A reorganisation may still bring the
+        # same transaction back on a fork where it succeeds; reversing (and re-minting) before then mints twice.
+        fresh = chain.refresh(batch.idempotency_key)
+        if fresh is not None:
+            tx = fresh
+        if tx.succeeded is None or not tx.final(chain.confirmations):
+            return 0  # still pending: recover and the next runs look again
     now = _now(ctx)
     if tx is not None and tx.succeeded:
         with ctx.store.unit_of_work(now) as uow:

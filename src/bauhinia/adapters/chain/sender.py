@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover - eth-tester is only needed for the embe
     _REVERTS = (ContractLogicError, Web3RPCError, ValueError)
 
 receipt_timeout_s_default = 30.0
+_refilling: contextvars.ContextVar[bool] = contextvars.ContextVar("bauhinia_sender_refilling", default=False)
 fee_cache_s = 5.0
 gas_limit_max = 29_000_000
 priority_fee_wei_default = 1_000_000_000  # 1 gwei
@@ -79,7 +81,8 @@ class TxSender:
         self.preflight = preflight
         self.chain_id = int(w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
-        self._lock = threading.Lock()
+        # re-entrant: a broadcast under the lock may have to forget the nonces (which takes it too)
+        self._lock = threading.RLock()
         self._fees: tuple[float, int, int] | None = None
 
     # --- nonce and fees ------------------------------------------------------------------------------------
@@ -189,9 +192,39 @@ class TxSender:
                         "nothing was done: retry with a new idempotency key", code="chain_tx_dropped",
                     ) from None
                 return
+            # An earlier transaction of this key never reached the node (a lost send): offer the journaled ones
+            # below this nonce again, in order, then this one.
+            if ("nonce too high" in text or "nonce gap" in text) and not _refilling.get() and self._refill(row):
+                self._broadcast(row)
+                return
             # Automining nodes may report a revert at broadcast; the receipt (if any) tells the truth.
             if self._receipt(row.tx_hash) is None and "revert" not in text:
                 raise
+
+    def _refill(self, row: JournalRow) -> int:
+        """Re-broadcast this sender's journaled, unfinished transactions with a lower nonce that the node does not
+        know (same bytes), oldest nonce first. Returns how many were offered."""
+        token = _refilling.set(True)
+        try:
+            count = 0
+            earlier = sorted((r for r in self.journal.unfinished(self.chain_id, limit=10_000)
+                              if r.sender == row.sender and r.nonce < row.nonce), key=lambda r: r.nonce)
+            for r in earlier:
+                if self._receipt(r.tx_hash) is not None:
+                    continue
+                try:
+                    self.w3.eth.get_transaction(r.tx_hash)  # type: ignore[arg-type]
+                    continue
+                except TransactionNotFound:
+                    pass
+                try:
+                    self._broadcast(r)
+                    count += 1
+                except (ConflictError, *_REVERTS):  # dropped (its nonce was taken) or refused: the next one
+                    continue
+            return count
+        finally:
+            _refilling.reset(token)
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
         """The receipt's status, block number and hash, read raw: web3's formatting of a receipt with hundreds
