@@ -79,7 +79,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-def wait_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
