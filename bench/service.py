@@ -95,7 +95,7 @@ def run_once(replicas: int, files: int, per_file: int, redemptions: int, node: R
                    "BAUHINIA_CHAIN_CONFIRMATIONS": "0", "BAUHINIA_CHAIN_DEV_FUNDING": "1", "BAUHINIA_DEMO": "1",
                    "BAUHINIA_SCREEN_ISSUANCE": "0", "BAUHINIA_BANK_INBOX_SETTLE_S": "0", "BAUHINIA_LOG_JSON": "0",
                    "BAUHINIA_JOBS_SCHEDULE": json.dumps({"daily_reconciliation": "off", "weekly_disclosure": "off",
-                                                         "daily_statement": "off"})}
+                                                         "daily_statement": "off", "list_update": "off"})}
             procs = [subprocess.Popen([*CLI, "run", "--no-api"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, text=True) for _ in range(replicas)]
             from bauhinia.adapters.store.jobs_tables import job_runs

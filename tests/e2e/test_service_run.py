@@ -26,7 +26,8 @@ def _free_port() -> int:
 
 def test_run_serves_runs_jobs_refuses_a_second_replica_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "BAUHINIA_DATA_DIR": str(tmp_path), "BAUHINIA_DEMO": "1", "BAUHINIA_SCREEN_ISSUANCE": "0",
-           "BAUHINIA_JOBS_SCHEDULE": json.dumps({"daily_reconciliation": "off", "weekly_disclosure": "off"})}
+           "BAUHINIA_JOBS_SCHEDULE": json.dumps({"daily_reconciliation": "off", "weekly_disclosure": "off",
+                                                        "list_update": "off"})}
     env.pop("BAUHINIA_DATABASE_URL", None)
     port = _free_port()
     proc = subprocess.Popen([*CLI, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE,

@@ -43,7 +43,8 @@ REDEMPTIONS = 3
 WAIT_S = 240
 SCHEDULE = {"bank_inbox": "every 1s", "chain_indexer": "every 1s", "mint": "every 1s", "redemptions": "every 1s",
             "recover": "every 5s", "outbox_relay": "every 1s", "daily_statement": "at 00:00",
-            "daily_reconciliation": "off", "weekly_disclosure": "off", "deadline_watcher": "every 10s"}
+            "daily_reconciliation": "off", "weekly_disclosure": "off", "deadline_watcher": "every 10s",
+            "list_update": "off"}
 
 
 @pytest.fixture()

@@ -49,6 +49,7 @@ JOB_DEFAULTS: dict[str, str] = {
     "daily_reconciliation": "at 17:30 business",  # bank vs ledger vs chain, per coin
     "daily_statement": "at 18:00",  # the daily statement to the regulator, written and filed
     "weekly_disclosure": "weekly fri 18:30",  # the public weekly disclosure
+    "list_update": "at 07:00",  # fetch the sanctions lists; re-screen everyone against what changed
 }
 
 
@@ -176,11 +177,41 @@ def _weekly_disclosure(c: Any) -> str:
     return f"weekly disclosure {day} written to {out}"
 
 
+def _list_update(c: Any) -> str:
+    """What `bauhinia screening update-lists` does, unattended: fetch and verify the publishers' lists, store a
+    new version when they changed, and re-screen every customer and wallet against the delta (alerts, cases,
+    suspensions and freeze requests for new hits)."""
+    from datetime import UTC, datetime
+
+    from bauhinia.adapters.screening import list_update as lu
+    from bauhinia.adapters.screening.lists import current_lists_dir
+    from bauhinia.services import issuance_compliance as gate_svc
+
+    settings = c.settings
+    if settings.sanctions_dir is not None:
+        return "skipped: BAUHINIA_SANCTIONS_DIR pins the lists"
+    urls = {f"BAUHINIA_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+            if k.startswith("list_url_") and v}
+    result = lu.update_lists(settings.data_dir, current_lists_dir(settings.data_dir), lu.sources_from_env(urls),
+                             now=datetime.now(UTC))
+    if result.unchanged:
+        return f"lists unchanged (version {result.previous_version})"
+    c.__dict__.pop("screener", None)  # the next screening reads the new version
+    gate, ctx = c.compliance_gate, c.gated_issuance()
+    cdd_ids = {x.customer.customer_id for x in gate.store.list_customers()}
+    names = [(x.id, x.name) for x in ctx.store.customers() if x.id not in cdd_ids]
+    wallets = [(w.address, w.customer_id) for w in ctx.store.wallets()]
+    enforced = gate_svc.rescreen_delta_and_enforce(gate, ctx, lu.DeltaScreener(result), wallets=wallets,
+                                                   names=names, actor="service", now_ns=int(c.clock.now_ns()))
+    return (f"lists {result.previous_version} -> {result.version}: {len(enforced.run.alerts)} new alert(s), "
+            f"{len(enforced.suspended)} suspended, {len(enforced.freezes)} freeze request(s)")
+
+
 RUNNERS: dict[str, Callable[[Any], str]] = {
     "bank_inbox": _bank_inbox, "chain_indexer": _indexer, "mint": _mint, "redemptions": _redemptions,
     "recover": _recover, "outbox_relay": _relay, "deadline_watcher": _deadlines, "pending_expiry": _expiry,
     "daily_reconciliation": _reconciliation, "daily_statement": _daily_statement,
-    "weekly_disclosure": _weekly_disclosure,
+    "weekly_disclosure": _weekly_disclosure, "list_update": _list_update,
 }
 
 
@@ -261,18 +292,32 @@ class Scheduler:
         at = next_due_ns(job.schedule, self._last_started(job.name), now_ns, self.calendar.is_business_day)
         return at is not None and at <= now_ns
 
-    def run_forever(self) -> None:
+    def run_forever(self, workers: int = 4) -> None:
+        """Until `stop`: start each due job on a small pool of threads, at most one run of a job at a time here
+        (and, through its lease, on all replicas), so a slow job (a list download) never holds up the mint."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         log.info("scheduler %s: %d job(s)", self.holder, len(self.jobs))
-        while not self.stop.is_set():
-            for job in self.jobs:
-                if self.stop.is_set():
-                    break
-                try:
-                    if self.due(job, self._now()):
-                        self.run_job(job)
-                except Exception:  # the database away for a moment: log, and try again next tick
-                    log.exception("scheduler: job %s could not be started", job.name)
-            self.stop.wait(self.tick_s)
+        running: dict[str, Future[Any]] = {}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job") as pool:
+            while not self.stop.is_set():
+                for name in [n for n, f in running.items() if f.done()]:
+                    running.pop(name)
+                for job in self.jobs:
+                    if self.stop.is_set() or job.name in running or len(running) >= workers:
+                        continue
+                    try:
+                        if self.due(job, self._now()):
+                            running[job.name] = pool.submit(self._run_logged, job)
+                    except Exception:  # the database away for a moment: log, and try again next tick
+                        log.exception("scheduler: job %s could not be started", job.name)
+                self.stop.wait(self.tick_s)
+
+    def _run_logged(self, job: Job) -> None:
+        try:
+            self.run_job(job)
+        except Exception:
+            log.exception("scheduler: job %s could not run", job.name)
 
     def run_job(self, job: Job, *, force: bool = False) -> dict[str, Any] | None:
         """Run `job` here if its lease can be taken and (unless forced) it is still due; the run's record, or

@@ -19,7 +19,7 @@ from bauhinia.entrypoints.service import Scheduler, configured_jobs
 
 DEMO_SCHEDULE = {"bank_inbox": "every 1s", "chain_indexer": "every 1s", "mint": "every 1s",
                  "redemptions": "every 1s", "outbox_relay": "every 1s", "daily_statement": "at 00:00",
-                 "daily_reconciliation": "off", "weekly_disclosure": "off"}
+                 "daily_reconciliation": "off", "weekly_disclosure": "off", "list_update": "off"}
 wait_s_max = 60.0
 
 
