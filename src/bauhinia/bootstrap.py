@@ -385,6 +385,8 @@ class Container:
             approvals=self.approvals,
             invoice_reference_for=self.settlement_store.invoice_for_redemption,
             compliance=self.compliance_gate if self.screen_issuance else None,
+            payout_cutoff=_cutoffs(s.payout_cutoffs),
+            warn_before_s=s.redemption_warning_before_s,
             names=ScreeningNameComparer(),
         )
 
@@ -436,3 +438,21 @@ class Container:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _cutoffs(text: dict[str, str]) -> dict[Any, Any]:
+    """Settings.payout_cutoffs ({"CNH": "16:00"}) as fiat -> time of day (Hong Kong)."""
+    from datetime import time as dt_time
+
+    from bauhinia.domain.errors import ConfigError
+    from bauhinia.domain.money import Currency
+
+    out: dict[Any, Any] = {}
+    for code, hhmm in text.items():
+        try:
+            hour, minute = (int(x) for x in hhmm.split(":"))
+            out[Currency(code.upper())] = dt_time(hour, minute)
+        except ValueError:
+            raise ConfigError(f"BAUHINIA_PAYOUT_CUTOFFS: {code}={hhmm!r} is not a currency and an HH:MM time",
+                              code="bad_payout_cutoff") from None
+    return out

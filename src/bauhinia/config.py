@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     jobs_schedule: dict[str, str] = {}
     jobs_lease_ttl_s: float = 30.0
     jobs_tick_s: float = 0.5
+    # The bank's payment cut-off per currency (Hong Kong time, HH:MM): a payout instructed after it executes the
+    # next business day. And how long before a redemption's payout deadline the deadline watcher warns.
+    payout_cutoffs: dict[str, str] = {"CNH": "16:00", "HKD": "16:30"}
+    redemption_warning_before_s: int = 4 * 3600
 
     # --- API, events, observability (issue 7) ---
     # JWT signing: HS256 with api_jwt_secret (empty: a random secret per process, tokens die on restart), or

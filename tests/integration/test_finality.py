@@ -259,3 +259,18 @@ def test_mints_work_on_a_chain_whose_blocks_lag_the_wall_clock(tmp_path: Path, d
         _books_match_chain(lagging)
     finally:
         lagging.container.close()
+
+
+def test_a_payout_after_the_banks_cut_off_executes_the_next_business_day(issuer: Issuer) -> None:
+    from datetime import date, time
+
+    ctx = issuer.ctx
+    ctx.payout_cutoff = {CNH: time(16, 0)}
+    friday_evening = int(datetime(2026, 12, 4, 10, 0, tzinfo=UTC).timestamp() * 1e9)  # 18:00 HKT: after
+    friday_early = int(datetime(2026, 12, 4, 1, 0, tzinfo=UTC).timestamp() * 1e9)  # 09:00 HKT: before
+    assert svc.payout_execution_date(ctx, CNH, friday_early) == date(2026, 12, 4)
+    assert svc.payout_execution_date(ctx, CNH, friday_evening) == date(2026, 12, 7)  # Monday
+    saturday = int(datetime(2026, 12, 5, 1, 0, tzinfo=UTC).timestamp() * 1e9)
+    assert svc.payout_execution_date(ctx, CNH, saturday) == date(2026, 12, 7)
+    ctx.payout_cutoff = {}
+    assert svc.payout_execution_date(ctx, CNH, friday_evening) == date(2026, 12, 4)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any, Protocol
 
 from bauhinia.domain import banking as bnk
@@ -70,6 +71,10 @@ class IssuanceContext:
     # ports.NameComparer (the screening matcher's transliteration-aware normalisation): bank account holders and
     # payers are checked against the customer's legal name; None leaves them unchecked
     names: Any = None
+    # fiat -> the bank's payment cut-off (Hong Kong time): a payout instructed after it executes the next
+    # business day; none: the same business day
+    payout_cutoff: Mapping[Currency, dt_time] = field(default_factory=dict)
+    warn_before_s: int = redemption_warning_before_s  # the deadline watcher warns this long before a deadline
     actor: str = "system"
     events: list[str] = field(default_factory=list)  # human log of what happened, for the CLI and demo
 
@@ -918,9 +923,7 @@ def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
     files: list[str] = []
     if ready:
         now = _now(ctx)
-        execution = ctx.calendar.next_business_day(from_ns(now).astimezone(HK_TZ).date()) \
-            if not ctx.calendar.is_business_day(from_ns(now).astimezone(HK_TZ).date()) \
-            else from_ns(now).astimezone(HK_TZ).date()
+        execution = payout_execution_date(ctx, fiat, now)
         with ctx.store.unit_of_work(now) as uow:
             # Claimed: only redemptions still burned (a second runner's batch took the others).
             still = uow.redemptions_still([r.seq for r in ready], RedemptionStatus.BURNED.value)
@@ -940,6 +943,16 @@ def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
         if Currency(b.fiat) is fiat:
             files.append(write_payout_file(ctx, b))
     return files
+
+
+def payout_execution_date(ctx: IssuanceContext, fiat: Currency, now_ns: int) -> date:
+    """The day the bank executes a payout instructed now: today on a business day before the currency's cut-off,
+    else the next business day."""
+    local = from_ns(now_ns).astimezone(HK_TZ)
+    cutoff = ctx.payout_cutoff.get(fiat)
+    if ctx.calendar.is_business_day(local.date()) and (cutoff is None or local.time() < cutoff):
+        return local.date()
+    return ctx.calendar.next_business_day(local.date())
 
 
 def write_payout_file(ctx: IssuanceContext, batch: Any) -> str:
@@ -984,9 +997,10 @@ class RedemptionAge:
     level: str  # ok | warning | breached
 
 
-def redemption_tracker(ctx: IssuanceContext, warn_before_s: int = redemption_warning_before_s) -> list[RedemptionAge]:
+def redemption_tracker(ctx: IssuanceContext, warn_before_s: int | None = None) -> list[RedemptionAge]:
     """Every unpaid valid redemption with its age and time left; raises an alert (once per level) before a
-    deadline is breached and when it is."""
+    deadline is breached (`ctx.warn_before_s` ahead, by default) and when it is."""
+    warn_before_s = ctx.warn_before_s if warn_before_s is None else warn_before_s
     now = _now(ctx)
     out: list[RedemptionAge] = []
     alerts: list[tuple[Any, int]] = []
