@@ -96,6 +96,8 @@ def test_a_payout_waits_until_the_burn_is_deep_enough(issuer: Issuer) -> None:
     node.mine(1)
     assert svc.run_redemptions(issuer.ctx, CNH).payout_files == []  # 2 deep: still waiting
     node.mine(1)
+    assert svc.run_redemptions(issuer.ctx, CNH).payout_files == []  # 3 deep: a 3-block reorg could still undo it
+    node.mine(1)
     paid = svc.run_redemptions(issuer.ctx, CNH)
     assert len(paid.payout_files) == 1
     assert issuer.ctx.store.redemption(red.seq).status == "payout_instructed"
@@ -149,8 +151,10 @@ def test_a_paid_burn_lost_to_a_deep_reorg_opens_an_incident(issuer: Issuer) -> N
     _depth(issuer, chain=1, indexer=0)
     holder = _holder_with_coins(issuer, 5_000_00)
     red, transfer_in = _redeem(issuer, holder, 1_000_00, "r-deep")
-    assert len(svc.run_redemptions(issuer.ctx, CNH).payout_files) == 1
-    _node(issuer).reorg(3, drop={transfer_in})  # deeper than the depth the payout waited for
+    assert svc.run_redemptions(issuer.ctx, CNH).payout_files == []  # burned, 1 block deep
+    _node(issuer).mine(1)
+    assert len(svc.run_redemptions(issuer.ctx, CNH).payout_files) == 1  # one block on top of it: paid
+    _node(issuer).reorg(4, drop={transfer_in})  # deeper than the depth the payout waited for
     done = svc.recover(issuer.ctx)
     assert done["paid_burns_lost"] == 1
     incidents = [i for i in issuer.ctx.reserves.list_incidents() if i.kind == "paid_burn_lost"]

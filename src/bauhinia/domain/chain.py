@@ -60,8 +60,9 @@ class ChainTx:
     depth: int = 0  # blocks deep in the canonical chain when last read (1 = in the head block); 0 = not mined
 
     def final(self, confirmations: int) -> bool:
-        """Mined and at least `confirmations` blocks deep (at least in a block when that is 0)."""
-        return self.succeeded is not None and self.depth >= max(confirmations, 1)
+        """Mined with `confirmations` blocks on top of its own (any mined transaction when that is 0): a
+        reorganisation replacing up to `confirmations` blocks cannot remove it."""
+        return self.succeeded is not None and self.depth > max(confirmations, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1000,7 +1000,8 @@ class RedemptionAge:
 def redemption_tracker(ctx: IssuanceContext, warn_before_s: int | None = None) -> list[RedemptionAge]:
     """Every unpaid valid redemption with its age and time left; raises an alert (once per level) before a
     deadline is breached (`ctx.warn_before_s` ahead, by default) and when it is."""
-    warn_before_s = ctx.warn_before_s if warn_before_s is None else warn_before_s
+    if warn_before_s is None:  # a context from before the setting (a read model's) warns at the default
+        warn_before_s = int(getattr(ctx, "warn_before_s", redemption_warning_before_s))
     now = _now(ctx)
     out: list[RedemptionAge] = []
     alerts: list[tuple[Any, int]] = []

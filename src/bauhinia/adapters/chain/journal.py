@@ -100,6 +100,18 @@ class TxJournal:
             ).scalar()
         return None if value is None else int(value) + 1
 
+    def in_nonce_range(self, chain_id: int, sender: str, low: int, high: int) -> list[JournalRow]:
+        """`sender`'s journaled transactions with low <= nonce < high (dropped ones excluded), by nonce."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(*[tx_journal.c[n] for n in _COLUMNS])
+                .where(tx_journal.c.chain_id == chain_id, tx_journal.c.sender == sender,
+                       tx_journal.c.nonce >= low, tx_journal.c.nonce < high,
+                       tx_journal.c.state != ChainTxState.DROPPED.value)
+                .order_by(tx_journal.c.nonce, tx_journal.c.id)
+            ).all()
+        return [JournalRow(**r._asdict()) for r in rows]
+
     def unfinished(self, chain_id: int, limit: int = 1000) -> list[JournalRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -207,8 +207,10 @@ class TxSender:
         token = _refilling.set(True)
         try:
             count = 0
-            earlier = sorted((r for r in self.journal.unfinished(self.chain_id, limit=10_000)
-                              if r.sender == row.sender and r.nonce < row.nonce), key=lambda r: r.nonce)
+            on_node = int(self.w3.eth.get_transaction_count(row.sender, "latest"))  # type: ignore[arg-type]
+            # every journaled transaction in the gap, whatever the journal last said (one confirmed and then lost
+            # to a deeper reorganisation leaves a gap too)
+            earlier = self.journal.in_nonce_range(self.chain_id, row.sender, on_node, row.nonce)
             for r in earlier:
                 if self._receipt(r.tx_hash) is not None:
                     continue
@@ -317,8 +319,8 @@ class TxSender:
             tx = self.wait_mined(idempotency_key, timeout_s=max(0.0, deadline - time.monotonic()))
             head = int(self.w3.eth.block_number)
             receipt = self._receipt(tx.tx_hash)
-            if receipt is not None and tx.block_number is not None and head - tx.block_number + 1 >= max(
-                confirmations, 1
+            if receipt is not None and tx.block_number is not None and head - tx.block_number + 1 > max(
+                confirmations, 0
             ):
                 self.journal.update(idempotency_key, self.clock_ns(), state=ChainTxState.CONFIRMED.value)
                 return ChainTx(tx.idempotency_key, tx.op, tx.tx_hash, ChainTxState.CONFIRMED, tx.block_number,
@@ -367,7 +369,7 @@ class TxSender:
         head = int(self.w3.eth.block_number)
         depth = max(0, head - int(receipt["blockNumber"]) + 1)
         succeeded = int(receipt["status"]) == 1
-        state = ChainTxState.CONFIRMED if depth >= max(confirmations, 1) else ChainTxState.MINED
+        state = ChainTxState.CONFIRMED if depth > max(confirmations, 0) else ChainTxState.MINED
         changes = {"state": state.value, "block_number": int(receipt["blockNumber"]),
                    "block_hash": _hex(receipt["blockHash"]), "succeeded": succeeded}
         if any(getattr(row, k) != v for k, v in changes.items()):
