@@ -159,3 +159,30 @@ def test_two_recoveries_of_one_pending_batch_settle_it_once(issuer: Issuer, monk
     for s in ctx.store.subscriptions():
         assert [t.to_status for t in ctx.store.transitions("subscription", s.seq)].count("minted") == 1
     _books_match_chain(issuer)
+
+
+def test_a_mint_whose_nonce_another_process_took_is_reversed_and_minted_again(issuer: Issuer,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two API workers with the same minter key: one's transaction is dropped (its nonce used by the other's).
+    Before: the run answered 409 and left its batch pending until a recovery; now it is reversed at once (nothing
+    can be minted by a dropped transaction) and the next run mints it under a new attempt."""
+    from bauhinia.domain.errors import ConflictError
+
+    holders = _credits(issuer)
+    ctx = issuer.ctx
+    chain = issuer.chain()
+    real = chain.batch_mint
+
+    def dropped(credits: Any, *, idempotency_key: str) -> Any:
+        raise ConflictError("transaction 0xabc was dropped (its nonce was used by another transaction)",
+                            code="chain_tx_dropped")
+
+    monkeypatch.setattr(chain, "batch_mint", dropped)
+    first = svc.run_subscriptions(ctx, CNH)
+    assert first.minted == 0 and {s.status for s in ctx.store.subscriptions()} == {"held"}
+    _books_match_chain(issuer)
+    monkeypatch.setattr(chain, "batch_mint", real)
+    assert svc.run_subscriptions(ctx, CNH).minted == 2
+    assert [chain.balance_of(h.wallet) for h in holders] == [minor_to_base_units(10_000_00),
+                                                              minor_to_base_units(20_000_00)]
+    _books_match_chain(issuer)

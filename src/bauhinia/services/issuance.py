@@ -557,7 +557,13 @@ def _ensure_attested(ctx: IssuanceContext, fiat: Currency, chain: Chain, mint_ba
         reserve_base = minor_to_base_units(pool.reserve_value_minor + cash_minor)
         digest = hashlib.sha256(json.dumps({"coin": fiat.coin.value, "reserve_base_units": reserve_base,
                                             "at_s": at_s}, sort_keys=True).encode()).digest()
-        chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}")
+        try:
+            chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}")
+        except ConflictError as exc:
+            if exc.code != "chain_tx_dropped":
+                raise
+            # another process of this key took the nonce first (two API workers): nothing was posted; post again
+            chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}:again")
 
 
 def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
@@ -576,6 +582,12 @@ def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:
         except RefusedError as exc:
             reason = exc.detail
             tx = chain.tx(batch.idempotency_key)  # None: refused before signing; else sent and reverted
+        except ConflictError as exc:
+            if exc.code != "chain_tx_dropped":
+                raise
+            # its nonce was taken by another transaction of the minter (another process): it can never be mined,
+            # so nothing was minted; reversed below and minted again by the next run under a new attempt
+            reason, tx = exc.detail, None
     fault_point("mint.after_send")
     if tx is not None and tx.succeeded is False:
         # Reverted where it was mined: reversed only once that is final. A reorganisation may still bring the
