@@ -12,7 +12,7 @@ import pytest
 
 from bauhinia.adapters.store.db import make_engine, migrate
 from bauhinia.adapters.store.jobs_repo import JobStore
-from bauhinia.domain.jobs import parse_schedule
+from bauhinia.domain.jobs import parse_schedule, slot_just_passed
 from bauhinia.entrypoints.scenario import make_issuer
 from bauhinia.entrypoints.service import Job, Scheduler
 
@@ -75,7 +75,7 @@ def test_two_schedulers_run_a_calendar_job_once_per_slot(tmp_path: Path, db_url:
             gate.wait(2)
             return "statement written"
 
-        job = Job("daily_statement", parse_schedule("at 00:00"), slow)  # its slot today has passed: due now
+        job = Job("daily_statement", parse_schedule(slot_just_passed(time.time_ns())), slow)  # due now, once
         a = Scheduler(issuer.container, [job], holder="replica-a", lease_ttl_s=5)
         b = Scheduler(issuer.container, [job], holder="replica-b", lease_ttl_s=5)
         results: list[Any] = []

@@ -29,6 +29,7 @@ from bauhinia.adapters.chain.indexer import TRANSFER_TOPIC
 from bauhinia.adapters.chain.revm_server import RevmServer, serve
 from bauhinia.adapters.store.jobs_tables import job_leases, job_runs
 from bauhinia.domain import issuance as iss
+from bauhinia.domain.jobs import slot_just_passed
 from bauhinia.domain.money import Currency, minor_to_base_units
 from bauhinia.entrypoints.scenario import Issuer, make_issuer
 from bauhinia.services import issuance as svc
@@ -42,7 +43,7 @@ CREDITS_PER_FILE = 3
 REDEMPTIONS = 3
 WAIT_S = 240
 SCHEDULE = {"bank_inbox": "every 1s", "chain_indexer": "every 1s", "mint": "every 1s", "redemptions": "every 1s",
-            "recover": "every 5s", "outbox_relay": "every 1s", "daily_statement": "at 00:00",
+            "recover": "every 5s", "outbox_relay": "every 1s",
             "daily_reconciliation": "off", "weekly_disclosure": "off", "deadline_watcher": "every 10s",
             "list_update": "off"}
 
@@ -64,7 +65,9 @@ def _env(data: Path, url: str, node: RevmServer) -> dict[str, str]:
     env = {**os.environ, "BAUHINIA_DATA_DIR": str(data), "BAUHINIA_DATABASE_URL": url,
            "BAUHINIA_CHAIN_RPC_URL": node.url, "BAUHINIA_CHAIN_KEYSTORE_PASSWORD": PASSWORD,
            "BAUHINIA_CHAIN_CONFIRMATIONS": "0", "BAUHINIA_CHAIN_DEV_FUNDING": "1", "BAUHINIA_DEMO": "1",
-           "BAUHINIA_SCREEN_ISSUANCE": "0", "BAUHINIA_JOBS_SCHEDULE": json.dumps(SCHEDULE),
+           "BAUHINIA_SCREEN_ISSUANCE": "0",
+           # the daily statement's slot just passed: due at once, and once across the replicas
+           "BAUHINIA_JOBS_SCHEDULE": json.dumps({**SCHEDULE, "daily_statement": slot_just_passed(time.time_ns())}),
            "BAUHINIA_JOBS_LEASE_TTL_S": str(LEASE_TTL_S), "BAUHINIA_JOBS_TICK_S": "0.2",
            "BAUHINIA_LOG_JSON": "0", "PYTHONUNBUFFERED": "1"}
     env.pop("BAUHINIA_FAULT_KILL_AT", None)

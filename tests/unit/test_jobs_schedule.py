@@ -63,3 +63,13 @@ def test_business_days_and_weeks() -> None:
     assert next_due_ns(weekly, None, thursday, _weekdays) == _ns(2026, 12, 4, 18, 30)
     assert next_due_ns(weekly, _ns(2026, 12, 4, 18, 30, 2), _ns(2026, 12, 4, 19, 0), _weekdays) == \
         _ns(2026, 12, 11, 18, 30)
+
+
+def test_a_slot_just_passed_is_due_now_and_once() -> None:
+    from bauhinia.domain.jobs import slot_just_passed
+
+    for now in (_ns(2026, 12, 4, 12, 30), _ns(2026, 12, 5, 0, 1), _ns(2026, 12, 4, 23, 59)):
+        sched = parse_schedule(slot_just_passed(now))
+        due = next_due_ns(sched, None, now, _weekdays)
+        assert due is not None and due <= now
+        assert next_due_ns(sched, now, now + S, _weekdays) > now + S  # not again today

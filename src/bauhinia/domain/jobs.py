@@ -105,3 +105,10 @@ def next_due_ns(schedule: Schedule, last_started_ns: int | None, now_ns: int,
         if slot > now_ns:
             return slot
     return None
+
+
+def slot_just_passed(now_ns: int, minutes_ago: int = 2) -> str:
+    """A daily schedule whose latest slot was `minutes_ago` before now (Hong Kong time): due at once, and once
+    (the demo and tests use it to show a calendar job without waiting for its hour)."""
+    at = datetime.fromtimestamp(now_ns / 1e9, HK_TZ) - timedelta(minutes=minutes_ago)
+    return f"at {at:%H:%M}"
