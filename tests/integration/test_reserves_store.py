@@ -218,3 +218,32 @@ def test_liability_root_published_and_proof_verifies(repo: ReservesRepository) -
     verify_inclusion(proof, bytes.fromhex(published.root_hash_hex), published.total_base_units)
     with pytest.raises(ConflictError):
         svc.publish_liability_root(repo, snap)
+
+
+def test_two_processes_recording_the_days_coverage_at_once_both_succeed(repo: ReservesRepository,
+                                                                       db_url: str) -> None:
+    """Two mint runners record the same day's coverage point together (bench/races.py on PostgreSQL). Before: both
+    found no row to update and the second insert failed on the key, crashing its mint run."""
+    import threading
+
+    others = [ReservesRepository(make_engine(db_url)) for _ in range(4)]
+    barrier = threading.Barrier(len(others))
+    errors: list[BaseException] = []
+
+    def put(i: int) -> None:
+        barrier.wait()
+        try:
+            for k in range(20):
+                others[i].put_coverage(rsv.CoveragePoint(Currency.BCNH, date(2026, 12, 4 + k % 2), 1_000 + i, 1_000,
+                                                         0, None, i))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(len(others))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    series = repo.coverage_series(Currency.BCNH, date(2026, 12, 1), date(2026, 12, 31))
+    assert [p.as_of for p in series] == [date(2026, 12, 4), date(2026, 12, 5)]

@@ -75,6 +75,16 @@ class ReservesRepository:
     def _upsert(
         self, conn: sa.Connection, table: sa.Table, keys: dict[str, Any], values: dict[str, Any]
     ) -> None:
+        """Insert or update in one statement (ON CONFLICT): an update-then-insert let two processes both find no
+        row and the second insert fail on the key (two mint runners recording the day's coverage point)."""
+        if conn.dialect.name in ("postgresql", "sqlite"):
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            stmt = dialect_insert(table).values(**keys, **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
+            return
         where = sa.and_(*[table.c[k] == v for k, v in keys.items()])
         updated = conn.execute(sa.update(table).where(where).values(**values)).rowcount
         if not updated:
