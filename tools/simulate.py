@@ -4,7 +4,7 @@ refusals, and bank files split, duplicated, delayed, truncated, restated and bat
 money is checked from the tables, the chain and the bank folders directly (bauhinia.entrypoints.simulation).
 
 Usage: python tools/simulate.py --seed N --scenarios K [--store sqlite|postgres] [--quick] [--faults a,b,...]
-                                [--pg-url URL] [--confirmations N] [--out FILE] [--verbose]
+                                [--pg-url URL] [--confirmations N] [--out FILE] [--jobs N] [--verbose]
 Scenario i uses seed N+i; a violation prints the one line that reproduces it and the run exits 1.
 Writes bench/results/simulation.json (a flat object: scenarios, violations, faults_injected, faults_<kind>, seconds,
 store). --quick: small scenarios (3 by default).
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="PostgreSQL server (a database is created and dropped per scenario)")
     ap.add_argument("--confirmations", type=int, help="confirmation depth of the node (default: the setting's, 12)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="scenarios run at once, each in a worker process (default 1; about 2 per core)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     kinds = tuple(k.strip() for k in args.faults.split(",") if k.strip())
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown fault kind(s) {', '.join(unknown)}; known: {', '.join(FAULT_KINDS)}")
     scenarios = args.scenarios if args.scenarios is not None else (3 if args.quick else 50)
     report = run_simulation(args.seed, scenarios, store=args.store, kinds=kinds, quick=args.quick,
-                            pg_admin_url=args.pg_url, confirmations=args.confirmations, verbose=args.verbose)
+                            pg_admin_url=args.pg_url, confirmations=args.confirmations, verbose=args.verbose,
+                            jobs=args.jobs)
     figures = report.figures(args.quick)
     print(json.dumps(figures))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1195,18 +1195,28 @@ def reproduce_line(seed: int, store: str, kinds: Sequence[str], quick: bool) -> 
     return line + (" --quick" if quick else "")
 
 
+def _run_one(seed: int, store: str, kinds: tuple[str, ...], quick: bool, pg_admin_url: str,
+             confirmations: int | None) -> ScenarioResult:
+    """One scenario in a worker process of `run_simulation(jobs=N)` (module level, so the pool can pickle it)."""
+    scenario = Scenario(seed, store=store, kinds=kinds, quick=quick, pg_admin_url=pg_admin_url,
+                        confirmations=confirmations)
+    return run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S)
+
+
 def run_simulation(seed: int, scenarios: int, *, store: str = "sqlite", kinds: Sequence[str] = FAULT_KINDS,
                    quick: bool = False, pg_admin_url: str = PG_ADMIN_URL_DEFAULT, confirmations: int | None = None,
-                   out: Callable[[str], None] = print, verbose: bool = False) -> SimulationReport:
-    """Scenario i runs with seed `seed + i`; each violation prints with the one line that reproduces it."""
+                   out: Callable[[str], None] = print, verbose: bool = False, jobs: int = 1) -> SimulationReport:
+    """Scenario i runs with seed `seed + i`; each violation prints with the one line that reproduces it.
+
+    `jobs` > 1 runs that many scenarios at once, each in a worker process of its own (a scenario spends much of
+    its time waiting on receipts and timeouts, so a machine's cores carry more than one each); every scenario
+    still has its own node, database and folders, and the report is the same as a run one after another."""
     started = time.monotonic()
-    results = []
-    for i in range(scenarios):
-        s = seed + i
-        scenario = Scenario(s, store=store, kinds=kinds, quick=quick, pg_admin_url=pg_admin_url,
-                            confirmations=confirmations, log=out if verbose else None)
-        result = run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S)
+    results: list[ScenarioResult] = []
+
+    def report(result: ScenarioResult) -> None:
         results.append(result)
+        s = result.seed
         injected = " ".join(f"{k}={n}" for k, n in sorted(result.faults.items()))
         out(f"seed {s}: {'VIOLATION' if result.violations else 'ok'} in {result.seconds}s "
             f"({len(result.steps)} steps; faults {injected or 'none'}; {len(result.errors)} runner error(s))")
@@ -1219,4 +1229,28 @@ def run_simulation(seed: int, scenarios: int, *, store: str = "sqlite", kinds: S
             out(f"  violation: {violation}")
         if result.violations:
             out(f"  reproduce: {reproduce_line(s, store, kinds, quick)}")
+
+    if jobs <= 1:
+        for i in range(scenarios):
+            scenario = Scenario(seed + i, store=store, kinds=kinds, quick=quick, pg_admin_url=pg_admin_url,
+                                confirmations=confirmations, log=out if verbose else None)
+            report(run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S))
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        # spawn, not fork: the parent may hold threads and open connections; a worker is recycled every 25
+        # scenarios so that a stuck scenario's thread, left behind, does not pile up
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                    max_tasks_per_child=25) as pool:
+            futures = {pool.submit(_run_one, seed + i, store, tuple(kinds), quick, pg_admin_url, confirmations):
+                       seed + i for i in range(scenarios)}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    report(future.result())
+                except Exception as exc:  # the worker itself died: the scenario is a violation, not a gap
+                    failed = ScenarioResult(futures[future])
+                    failed.violations.append(f"worker process failed: {type(exc).__name__}: {exc}"[:400])
+                    report(failed)
+        results.sort(key=lambda r: r.seed)
     return SimulationReport(results, store, tuple(kinds), time.monotonic() - started)
