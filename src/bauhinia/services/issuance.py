@@ -21,6 +21,7 @@ from bauhinia.domain import banking as bnk
 from bauhinia.domain import issuance as iss
 from bauhinia.domain import reserves as rsv
 from bauhinia.domain.calendar import HK_TZ, HkCalendar, from_ns, payout_deadline_ns
+from bauhinia.domain.chain import ChainTxState
 from bauhinia.domain.errors import BauhiniaError, ConflictError, NotFoundError, RefusedError, ValidationError
 from bauhinia.domain.issuance import Book, RedemptionStatus, Transition
 from bauhinia.domain.money import Currency, base_units_to_minor, minor_to_base_units
@@ -784,6 +785,10 @@ def run_redemptions(ctx: IssuanceContext, fiat: Currency) -> RedemptionReport:
                 _burn(ctx, fiat, burn_key)
             except RefusedError as exc:  # booked: the payout gate sends it again, or reverses it
                 ctx.say(f"redeem {fiat.value}: burn {burn_key} refused for now: {exc.detail}")
+            except ConflictError as exc:  # e.g. dropped (its nonce taken): the payout gate reverses it
+                if exc.code != "chain_tx_dropped":
+                    raise
+                ctx.say(f"redeem {fiat.value}: burn {burn_key} dropped: {exc.detail}")
             fault_point("redeem.after_burn")
         report.burned += len(matched)
     report.payout_files += run_payouts(ctx, fiat)
@@ -826,9 +831,21 @@ def _gate_payouts(ctx: IssuanceContext, fiat: Currency, burned: list[Any]) -> Pa
         by_key.setdefault(r.burn_key, []).append(r)
     for key, rows in by_key.items():
         tx = chain.refresh(key)
+        if tx is not None and tx.state == ChainTxState.DROPPED:
+            # its nonce went to another transaction: these bytes can never be mined, nothing was burned; the
+            # coins are still at the redemption address, matched again and burned under the next attempt's key
+            _reverse_burn(ctx, fiat, key, rows, f"burn {tx.tx_hash} dropped (its nonce was taken by another "
+                          "transaction); burned again under a new key")
+            gate.reversed += [r.seq for r in rows]
+            continue
         if tx is None:  # booked, never sent (a crash in between, or refused): send it now
             try:
                 _burn(ctx, fiat, key)
+            except ConflictError as exc:
+                if exc.code != "chain_tx_dropped":
+                    raise
+                gate.waiting += len(rows)  # journaled as dropped: reversed on the next pass
+                continue
             except RefusedError as exc:
                 ctx.index(fiat)
                 present = ctx.store.coin_events_present(ctx.coin_cursors[fiat], [r.coin_event for r in rows])

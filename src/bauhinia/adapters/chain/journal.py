@@ -15,6 +15,10 @@ from bauhinia.adapters.store.chain_tables import tx_journal
 from bauhinia.domain.chain import ChainOp, ChainTx, ChainTxState
 
 
+class NonceTaken(Exception):
+    """Another live journaled transaction of this sender holds the nonce: sign again with the next one."""
+
+
 @dataclass(frozen=True)
 class JournalRow:
     idempotency_key: str
@@ -59,7 +63,8 @@ class TxJournal:
         return JournalRow(**row._asdict()) if row else None
 
     def insert(self, row: JournalRow, now_ns: int) -> JournalRow:
-        """Commit the row; if the key is already there (a concurrent caller), return the stored row."""
+        """Commit the row; if the key is already there (a concurrent caller), return the stored row. A nonce that
+        another live transaction of the sender holds (another process with the same key) raises NonceTaken."""
         values = {n: getattr(row, n) for n in _COLUMNS}
         try:
             with self.engine.begin() as conn:
@@ -67,6 +72,8 @@ class TxJournal:
         except sa.exc.IntegrityError:
             existing = self.get(row.idempotency_key) or self.by_hash(row.tx_hash)
             if existing is None:
+                if self.nonce_holder(row.chain_id, row.sender, row.nonce) is not None:
+                    raise NonceTaken(f"nonce {row.nonce} of {row.sender} is journaled already") from None
                 raise
             # The same key, or byte-identical signed bytes under another key (two callers that signed the same
             # call with the same nonce): one transaction, merged into the row already there, never a crash.
@@ -99,6 +106,11 @@ class TxJournal:
                 )
             ).scalar()
         return None if value is None else int(value) + 1
+
+    def nonce_holder(self, chain_id: int, sender: str, nonce: int) -> JournalRow | None:
+        """The live (not dropped) journaled transaction of `sender` with this nonce, if any."""
+        rows = self.in_nonce_range(chain_id, sender, nonce, nonce + 1)
+        return rows[0] if rows else None
 
     def in_nonce_range(self, chain_id: int, sender: str, low: int, high: int) -> list[JournalRow]:
         """`sender`'s journaled transactions with low <= nonce < high (dropped ones excluded), by nonce."""

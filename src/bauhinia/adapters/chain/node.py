@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from bauhinia.domain.errors import ConflictError
 
@@ -40,7 +41,10 @@ def chain_settings(settings: Any) -> ChainSettings:
 
 def connect_node(url: str) -> Web3:
     """A web3 over HTTP JSON-RPC with a bounded request timeout. The URL is never logged or echoed."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": rpc_timeout_s}))
+    # the chain id, client and network versions of a node never change: asked once, not before every call
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": rpc_timeout_s}, cache_allowed_requests=True,
+                                cacheable_requests={RPCEndpoint("eth_chainId"), RPCEndpoint("net_version"),
+                                                    RPCEndpoint("web3_clientVersion")}))
     try:
         w3.eth.chain_id  # noqa: B018 - a cheap liveness check
     except Exception as exc:

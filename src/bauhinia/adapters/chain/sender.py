@@ -24,7 +24,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from bauhinia.adapters.chain.journal import JournalRow, TxJournal
+from bauhinia.adapters.chain.journal import JournalRow, NonceTaken, TxJournal
 from bauhinia.domain.chain import ChainOp, ChainTx, ChainTxState
 from bauhinia.domain.errors import ConflictError, RefusedError
 from bauhinia.faults import fault_point
@@ -40,6 +40,7 @@ receipt_timeout_s_default = 30.0
 _refilling: contextvars.ContextVar[bool] = contextvars.ContextVar("bauhinia_sender_refilling", default=False)
 fee_cache_s = 5.0
 gas_limit_max = 29_000_000
+nonce_claims_max = 64  # nonces tried in a row when other processes with the key journal theirs first
 priority_fee_wei_default = 1_000_000_000  # 1 gwei
 
 
@@ -88,11 +89,12 @@ class TxSender:
     # --- nonce and fees ------------------------------------------------------------------------------------
 
     def _next_nonce(self, address: str) -> int:
+        """The lowest nonce neither the node nor the journal has used: the node's count is read once per process
+        (and again after `forget_nonces`), the journal at every send, since other processes with the same key
+        journal theirs. It is only a candidate: journaling the row claims it (`NonceTaken` if another did)."""
         if address not in self._nonces:
-            on_node = int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
-            journaled = self.journal.next_nonce(self.chain_id, address) or 0
-            self._nonces[address] = max(on_node, journaled)
-        nonce = self._nonces[address]
+            self._nonces[address] = int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+        nonce = max(self._nonces[address], self.journal.next_nonce(self.chain_id, address) or 0)
         self._nonces[address] = nonce + 1
         return nonce
 
@@ -144,27 +146,35 @@ class TxSender:
                 raise RefusedError(f"{op.value} refused by the contract: {revert_reason(exc)}",
                                    code="chain_refused") from None
         with self._lock:
-            nonce = self._next_nonce(account.address)
-            tx: dict[str, Any] = {
-                **call,
-                "nonce": nonce,
-                "chainId": self.chain_id,
-                "type": 2,
-                **self._fee_fields(),
-            }
-            signed = account.sign_transaction(tx)
-            row = JournalRow(
-                idempotency_key=idempotency_key,
-                chain_id=self.chain_id,
-                contract=to,
-                op=op.value,
-                sender=account.address,
-                nonce=nonce,
-                tx_hash=_hex(signed.hash),
-                raw_tx=_hex(signed.raw_transaction),
-                state=ChainTxState.SUBMITTED.value,
-            )
-            stored = self.journal.insert(row, self.clock_ns())  # committed before the broadcast
+            for _claim in range(nonce_claims_max):
+                nonce = self._next_nonce(account.address)
+                tx: dict[str, Any] = {
+                    **call,
+                    "nonce": nonce,
+                    "chainId": self.chain_id,
+                    "type": 2,
+                    **self._fee_fields(),
+                }
+                signed = account.sign_transaction(tx)
+                row = JournalRow(
+                    idempotency_key=idempotency_key,
+                    chain_id=self.chain_id,
+                    contract=to,
+                    op=op.value,
+                    sender=account.address,
+                    nonce=nonce,
+                    tx_hash=_hex(signed.hash),
+                    raw_tx=_hex(signed.raw_transaction),
+                    state=ChainTxState.SUBMITTED.value,
+                )
+                try:
+                    stored = self.journal.insert(row, self.clock_ns())  # committed before the broadcast
+                    break
+                except NonceTaken:  # another process with this key journaled the nonce first: the next one
+                    continue
+            else:
+                raise ConflictError(f"no free nonce for {account.address} after {nonce_claims_max} tries (other "
+                                    "processes with this key are sending): retry", code="chain_nonce_contended")
             if stored.tx_hash != row.tx_hash or stored.idempotency_key != row.idempotency_key:
                 # someone else journaled this key (or these very bytes) first: theirs wins
                 self._nonces.pop(account.address, None)
@@ -256,6 +266,16 @@ class TxSender:
         if "error" in response:
             raise ConnectionError(f"eth_call failed: {str(response['error'].get('message'))[:200]}")
         return bytes.fromhex(str(response["result"])[2:])
+
+    def head(self) -> tuple[int, int]:
+        """The latest block's number and time (seconds), read raw on JSON-RPC providers."""
+        if type(self.w3.provider).__name__ == "EthereumTesterProvider":
+            block = self.w3.eth.get_block("latest")
+            return int(block["number"]), int(block["timestamp"])
+        response = self.w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
+        if "error" in response or not response.get("result"):
+            raise ConnectionError(f"eth_getBlockByNumber failed: {str(response.get('error'))[:200]}")
+        return _q(response["result"]["number"]), _q(response["result"]["timestamp"])
 
     def _explain_revert(self, row: JournalRow) -> str:
         """Why a mined transaction reverted: replay its call on the current state (failure path only)."""

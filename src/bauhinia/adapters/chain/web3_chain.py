@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
@@ -43,6 +44,11 @@ _ARRAY_HEAD = (32).to_bytes(32, "big")
 _VIEW_SELECTORS = {sig: function_signature_to_4byte_selector(sig) for sig in (
     "paused()", "isMinter(address)", "isFrozen(address)", "minterAllowance(address)", "reserveIsFresh()",
     "mintHeadroom()")}
+
+_STATUS_SELECTORS = {sig: function_signature_to_4byte_selector(sig) for sig in (
+    "owner()", "master_minter()", "pauser()", "blacklister()", "rescuer()", "reserve_attestor()", "totalSupply()",
+    "attested_reserve()", "attested_at()", "reserve_max_age_s()", "paused()", "licence_number()",
+    "approval_reference()")}
 
 
 def _checked_amount(amount_base_units: int) -> int:
@@ -207,29 +213,43 @@ class Web3Chain:
         return bool(self.contract.functions.isFrozen(account).call())
 
     def status(self) -> ch.CoinStatus:
-        f = self.contract.functions
-        head = self.w3.eth.get_block("latest")
+        """The coin's readable state, one raw eth_call per field (no ABI formatting or per-call validation: the
+        mint path reads this before every batch)."""
+
+        def word(sig: str) -> bytes:
+            return self.sender.read(self._address, _STATUS_SELECTORS[sig])
+
+        def uint(sig: str) -> int:
+            return int.from_bytes(word(sig)[:32], "big")
+
+        def address(sig: str) -> str:
+            return Web3.to_checksum_address(word(sig)[12:32])
+
+        def text(sig: str) -> str:
+            return str(abi_decode(["string"], word(sig))[0])
+
+        head_block, head_time_s = self.sender.head()
         roles = {
-            "owner": f.owner().call(),
-            "master_minter": f.master_minter().call(),
+            "owner": address("owner()"),
+            "master_minter": address("master_minter()"),
             "minter": self.keys.minter.address,
-            "pauser": f.pauser().call(),
-            "blacklister": f.blacklister().call(),
-            "rescuer": f.rescuer().call(),
-            "reserve_attestor": f.reserve_attestor().call(),
+            "pauser": address("pauser()"),
+            "blacklister": address("blacklister()"),
+            "rescuer": address("rescuer()"),
+            "reserve_attestor": address("reserve_attestor()"),
         }
         return ch.CoinStatus(
             currency=self.coin.value,
             address=self._address,
             chain_id=self.sender.chain_id,
-            total_supply_base_units=int(f.totalSupply().call()),
-            attested_reserve_base_units=int(f.attested_reserve().call()),
-            attested_at_s=int(f.attested_at().call()),
-            reserve_max_age_s=int(f.reserve_max_age_s().call()),
-            paused=bool(f.paused().call()),
-            licence_number=str(f.licence_number().call()),
-            approval_reference=str(f.approval_reference().call()),
+            total_supply_base_units=uint("totalSupply()"),
+            attested_reserve_base_units=uint("attested_reserve()"),
+            attested_at_s=uint("attested_at()"),
+            reserve_max_age_s=uint("reserve_max_age_s()"),
+            paused=bool(uint("paused()")),
+            licence_number=text("licence_number()"),
+            approval_reference=text("approval_reference()"),
             roles=roles,
-            head_block=int(head["number"]),
-            head_time_s=int(head["timestamp"]),
+            head_block=head_block,
+            head_time_s=head_time_s,
         )

@@ -53,6 +53,11 @@ tx_journal = sa.Table(
 )
 sa.Index("ix_chain_tx_journal_sender_nonce", tx_journal.c.chain_id, tx_journal.c.sender, tx_journal.c.nonce)
 sa.Index("ix_chain_tx_journal_state", tx_journal.c.state)
+# A nonce is claimed by journaling it: one live (not dropped) transaction per sender and nonce, so that processes
+# sharing a key (replicas of `bauhinia run`, two API workers) never sign two transactions with one nonce.
+_LIVE = tx_journal.c.state != "dropped"
+sa.Index("ux_chain_tx_journal_live_nonce", tx_journal.c.chain_id, tx_journal.c.sender, tx_journal.c.nonce,
+         unique=True, postgresql_where=_LIVE, sqlite_where=_LIVE)
 
 indexer_cursors = sa.Table(
     "chain_indexer_cursors",
