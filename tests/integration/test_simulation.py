@@ -86,3 +86,14 @@ def test_the_checks_see_a_mint_the_books_do_not_have(tmp_path: Path, monkeypatch
     result = sim.Scenario(11, kinds=(), quick=True, work_dir=tmp_path).run()
     text = " | ".join(result.violations)
     assert "totalSupply" in text and "mints on chain" in text, text
+
+
+@pytest.mark.slow
+def test_a_pause_whose_step_crashed_does_not_lend_its_key_to_the_next() -> None:
+    """--seed 48 (full size): the first refusal step's pause crashed after the send, so the step was never counted;
+    the next refusal step asked for the same idempotency key, the journal answered with the old (mined) pause, the
+    coin was not paused at all and the mint run that followed was reported as minting through a pause."""
+    lines: list[str] = []
+    report = sim.run_simulation(48, 1, store="sqlite", kinds=sim.FAULT_KINDS, quick=False, out=lines.append)
+    assert report.violations == 0, "\n".join(lines)
+    assert report.figures(quick=False)["faults_refusal"] >= 2

@@ -831,7 +831,9 @@ class Scenario:
         """Paused through the chain adapter: the mint run is refused (no coin minted); unpaused, it mints. The
         operator makes sure the unpause lands (a lost one is sent again, from a restarted process if need be)."""
         issuer = self.primary
-        n = self.result.faults["refusal"] + 1
+        # keyed by the step: a pause whose step crashed (and so was never counted) must not lend its key to the
+        # next one, which would then be answered from the journal and pause nothing
+        n = self.step_no
         if self._guard("pause", lambda: issuer.chain().pause(idempotency_key=f"sim-pause-{n}")) is None:
             return
         supply = self._total_supply()
@@ -847,7 +849,7 @@ class Scenario:
         self._step_deliver()  # credits arrive during the pause: they wait for the coin
         issuer = self.primary
         self._guard("ingest", self._runner("ingest", issuer))
-        n = self.result.faults["refusal_long"] + 1
+        n = self.step_no
         if self._guard("pause", lambda: issuer.chain().pause(idempotency_key=f"sim-long-pause-{n}")) is None:
             return
         runs = self.rng.randint(6, 12)
