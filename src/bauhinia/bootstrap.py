@@ -348,7 +348,7 @@ class Container:
         from bauhinia.adapters.calendar_data import load_hk_calendar
         from bauhinia.adapters.screening.names import ScreeningNameComparer
         from bauhinia.adapters.store.issuance_repo import SqlIssuanceStore
-        from bauhinia.domain.banking import AccountId, Party
+        from bauhinia.domain.banking import AccountId, Party, payout_schemes
         from bauhinia.domain.money import Currency
         from bauhinia.services.issuance import IssuanceContext
 
@@ -372,7 +372,7 @@ class Container:
                             verifier=(BankSignatureVerifier.from_file(s.bank_signing_public_key_file)
                                       if s.bank_signing_public_key_file else None),
                             quarantine_bytes_max=s.bank_quarantine_bytes_max,
-                            settle_s=s.bank_inbox_settle_s),
+                            settle_s=s.bank_inbox_settle_s, schemes=payout_schemes(s.payout_messages)),
             reserves=self.reserves,
             calendar=load_hk_calendar(year - 1, year + 1),
             clock=self.clock,

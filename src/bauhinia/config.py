@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # The bank's payment cut-off per currency (Hong Kong time, HH:MM): a payout instructed after it executes the
     # next business day. And how long before a redemption's payout deadline the deadline watcher warns.
     payout_cutoffs: dict[str, str] = {"CNH": "16:00", "HKD": "16:30"}
+    # The message each rail's payout files are written in (reserve currency -> "pain.001.001.09" | "pain.001.001.03"
+    # | "pacs.008.001.08", or "pain.001" / "pacs.008"), e.g. BAUHINIA_PAYOUT_MESSAGES='{"HKD": "pacs.008"}'. A rail
+    # not named pays by pain.001.001.09; pacs.008 only where the bank takes FI-to-FI messages from the issuer.
+    payout_messages: dict[str, str] = {}
     redemption_warning_before_s: int = 4 * 3600
 
     # --- API, events, observability (issue 7) ---

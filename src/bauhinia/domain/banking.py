@@ -14,11 +14,12 @@ Idempotency keys:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.errors import ConfigError, ValidationError
 from bauhinia.domain.money import Currency
 
 # ISO 4217 minor-unit exponents of the currencies a bank file may carry. CNH is the market code of offshore
@@ -88,6 +89,29 @@ def format_amount_minor(amount_minor: int, decimals: int) -> str:
         return str(amount_minor)
     whole, frac = divmod(amount_minor, 10**decimals)
     return f"{whole}.{frac:0{decimals}d}"
+
+
+# The ISO 4217 code each currency a payout may be in is written as. Offshore renminbi (CNH) is the same currency
+# as onshore (ISO 4217 has one code for renminbi, CNY): ISO 20022 messages carry CNY, and a payment is offshore
+# because of where it clears, not because of its code. Every outbound writer goes through `iso4217_code`.
+_ISO4217_OUTBOUND: dict[str, str] = {"CNH": "CNY"}
+
+
+def iso4217_code(currency: str) -> str:
+    """The ISO 4217 code an outbound bank file writes for `currency` (a `Currency` or a code): CNH -> "CNY",
+    HKD -> "HKD", any other ISO code as it is. A code this platform does not book, or a coin (BCNH, BHKD, which
+    no bank pays in), is refused with ValidationError (code unknown_currency), never guessed."""
+    code = str(currency)
+    iso = _ISO4217_OUTBOUND.get(code, code)
+    if iso not in iso_currency_decimals:
+        raise ValidationError(f"{code!r} is not a currency a bank file can carry", code="unknown_currency")
+    return iso
+
+
+def same_iso_currency(a: str, b: str) -> bool:
+    """Whether two codes a bank wrote name the same money: equal, or CNH and CNY (a Hong Kong bank may write
+    either for offshore renminbi). Unknown codes compare by equality only."""
+    return a == b or _ISO4217_OUTBOUND.get(a, a) == _ISO4217_OUTBOUND.get(b, b)
 
 
 def domain_currency(iso_code: str) -> Currency | None:
@@ -354,6 +378,36 @@ class PaymentScheme(StrEnum):
     PAIN_001_001_09 = "pain.001.001.09"
     PAIN_001_001_03 = "pain.001.001.03"
     PACS_008_001_08 = "pacs.008.001.08"
+
+
+default_payout_scheme: PaymentScheme = PaymentScheme.PAIN_001_001_09
+# Short names a setting may use for a scheme: the message, at the version this platform writes by default.
+_SCHEME_ALIASES: dict[str, PaymentScheme] = {
+    "pain.001": PaymentScheme.PAIN_001_001_09,
+    "pacs.008": PaymentScheme.PACS_008_001_08,
+}
+
+
+def payout_schemes(setting: Mapping[str, str]) -> dict[str, PaymentScheme]:
+    """The payout message of each rail, from Settings.payout_messages ({"HKD": "pacs.008.001.08"}): the key is
+    the currency of the reserve account paying (CNH, HKD), the value a PaymentScheme value or its short name
+    ("pain.001", "pacs.008"). A currency not named pays by `default_payout_scheme` (pain.001.001.09, the
+    customer-to-bank initiation every bank takes); pacs.008 is for a rail where the issuer's bank accepts
+    FI-to-FI messages from it (a direct clearing participant). Anything else raises ConfigError
+    (bad_payout_message), naming the entry."""
+    out: dict[str, PaymentScheme] = {}
+    for currency, name in setting.items():
+        if currency not in (Currency.CNH.value, Currency.HKD.value):
+            raise ConfigError(f"BAUHINIA_PAYOUT_MESSAGES: {currency!r} is not a rail (CNH or HKD)",
+                              code="bad_payout_message")
+        text = name.strip().lower()
+        scheme = _SCHEME_ALIASES.get(text) or next((s for s in PaymentScheme if s.value == text), None)
+        if scheme is None:
+            choices = ", ".join([*(s.value for s in PaymentScheme), *_SCHEME_ALIASES])
+            raise ConfigError(f"BAUHINIA_PAYOUT_MESSAGES: {currency}: {name!r} is not a payout message "
+                              f"({choices})", code="bad_payout_message")
+        out[currency] = scheme
+    return out
 
 
 @dataclass(frozen=True, slots=True)

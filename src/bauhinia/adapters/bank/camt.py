@@ -52,6 +52,7 @@ from bauhinia.domain.banking import (
     iso_currency_decimals,
     make_entry_key,
     parse_amount_minor,
+    same_iso_currency,
 )
 
 file_size_max_bytes: int = 256 * 1024 * 1024
@@ -404,9 +405,9 @@ def _tx_amounts(kids: dict[str, ET.Element], t: _Tags, entry_ccy: str, where: st
     instructed: tuple[int | None, str] | None = None
     for path, el in candidates:
         value, code = _any_amount(el, f"{where}/{path}")
-        if code == entry_ccy:
+        if same_iso_currency(code, entry_ccy):  # CNY and CNH are one currency, whichever the bank wrote
             if amount_minor is None:
-                amount_minor, ccy = value, code
+                amount_minor, ccy = value, entry_ccy
         elif instructed is None or path.endswith("InstdAmt/Amt"):
             instructed = (value, code)
     if instructed is None:
@@ -494,10 +495,12 @@ def _entries(
         w = f"{where}/Ntry[{index}]"
         kids = _kids(ntry, ns_len)
         amount_minor, ccy = _amount(kids.get("Amt"), f"{w}/Amt")
-        if account_ccy is not None and ccy != account_ccy:
+        if account_ccy is not None and not same_iso_currency(ccy, account_ccy):
             raise _reject(
                 "currency_mismatch", f"{w}: entry in {ccy} on account {account} held in {account_ccy}"
             )
+        if account_ccy is not None:
+            ccy = account_ccy  # booked in the account's code: a CNY entry on a CNH account is CNH, one entry key
         cd_text = _kid_text(kids, "CdtDbtInd")
         if cd_text is None:
             raise _reject("missing_element", f"{w}: required element CdtDbtInd is missing or empty")
@@ -592,7 +595,8 @@ def extract(
             expected = accounts.get(account.value)
             if expected is None:
                 raise _reject("unknown_account", f"{where}: account {account} is not one of ours")
-            if acct_ccy is not None and acct_ccy != expected:
+            # a CNH account may be written CNY (ISO 4217) or CNH (the market's code): both are accepted
+            if acct_ccy is not None and not same_iso_currency(acct_ccy, expected):
                 raise _reject(
                     "currency_mismatch", f"{where}: account {account} is in {expected}, file says {acct_ccy}"
                 )

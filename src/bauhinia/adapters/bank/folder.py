@@ -92,6 +92,7 @@ class FolderBank:
         *,
         accounts: Mapping[str, str] | None = None,
         scheme: PaymentScheme = PaymentScheme.PAIN_001_001_09,
+        schemes: Mapping[str, PaymentScheme] | None = None,
         schema: SchemaMode = "auto",
         verifier: BankSignatureVerifier | None = None,
         quarantine_bytes_max: int = 256 * 1024 * 1024,
@@ -107,7 +108,8 @@ class FolderBank:
         self.verifier = verifier
         self.quarantine_bytes_max = quarantine_bytes_max
         self.accounts = dict(accounts) if accounts is not None else None
-        self.scheme = scheme
+        self.scheme = scheme  # the payout message of a rail not in `schemes`
+        self.schemes = dict(schemes or {})  # currency of the batch -> its rail's payout message
         self.schema: SchemaMode = schema
         if settle_s < 0:
             raise ValidationError("settle_s must not be negative", code="bad_settle_time")
@@ -316,10 +318,15 @@ class FolderBank:
 
     # --- outbound ---
 
+    def scheme_for(self, currency: str) -> PaymentScheme:
+        """The payout message of the rail paying in `currency` (Settings.payout_messages), else `scheme`."""
+        return self.schemes.get(currency, self.scheme)
+
     def write_payment_file(self, batch: PaymentBatch, scheme: PaymentScheme | None = None) -> PaymentFile:
-        """Write the batch's payment file to the outbox. Writing the same batch again is a no-op that
-        returns the same file; a different content under the same message id is a conflict."""
-        scheme = scheme or self.scheme
+        """Write the batch's payment file to the outbox, in `scheme` or else its rail's message (`scheme_for`
+        the batch's currency). Writing the same batch again is a no-op that returns the same file; a different
+        content under the same message id is a conflict."""
+        scheme = scheme or self.scheme_for(batch.currency)
         data, content_hash = write_payment(batch, scheme)
         name = self._safe(f"{scheme.value}-{batch.message_id}.xml")
         path = self.outbox / name

@@ -5,6 +5,14 @@ Every file written is checked by reading it back through the pyiso20022 (xsdata)
 unknown elements, wrong values and missing required elements are refused, the element order must equal the
 schema's sequence (the binding's own serialisation of what it read), text lengths and patterns must fit the
 schema facets, and the amounts, end-to-end ids and control sum read back must equal what was asked.
+
+Currency codes are ISO 4217 (`domain.banking.iso4217_code`): offshore renminbi is written CNY, never CNH (not an
+ISO 4217 code; a bank's schema check refuses it). What makes a renminbi payout offshore is where it clears: the
+debtor account is the issuer's CNH reserve account, serviced by a Hong Kong bank (the DbtrAgt) that settles
+renminbi in Hong Kong through the RMB clearing bank (RMB CHATS), and that is how Hong Kong banks expect CNH
+payments instructed. The file also says so in the field ISO 20022 keeps for a community's own clearing
+instrument: PmtTpInf/LclInstrm/Prtry = "CNH" (`offshore_renminbi_local_instrument`), on the payment information
+(pain.001) or the group header (pacs.008). HKD and other currencies carry no local instrument.
 Batches above `validate_full_transactions_max` transactions are checked through the same batch cut to its
 first `validate_sample_transactions` payouts, built by the same code (every transaction is built by one code
 path from values the domain already validated). Measured: 10,000 payouts to a checked pain.001 in ~0.5 s.
@@ -31,12 +39,16 @@ from bauhinia.domain.banking import (
     PayoutInstruction,
     currency_decimals,
     format_amount_minor,
+    iso4217_code,
 )
 from bauhinia.domain.errors import InvariantViolation
 
 validate_full_transactions_max: int = 1_000
 validate_sample_transactions: int = 50
 payouts_per_file_max: int = 100_000
+# PmtTpInf/LclInstrm/Prtry of a renminbi payout from the CNH reserve account: the offshore market, said where a
+# clearing community's instrument goes (the currency code itself is ISO 4217 CNY).
+offshore_renminbi_local_instrument: str = "CNH"
 
 _NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:{}"
 _BINDING = {
@@ -96,6 +108,12 @@ def _remittance(b: _Builder, parent: ET.Element, payout: PayoutInstruction) -> N
         b.el(doc, "Nb", payout.invoice_reference)
 
 
+def _payment_type(b: _Builder, parent: ET.Element, batch: PaymentBatch) -> None:
+    """PmtTpInf for a renminbi batch: the offshore (CNH) market as the local instrument; nothing otherwise."""
+    if batch.currency == "CNH":
+        b.path(b.el(parent, "PmtTpInf"), "LclInstrm/Prtry", offshore_renminbi_local_instrument)
+
+
 def _iso_time(batch: PaymentBatch) -> str:
     return batch.created_at.replace(microsecond=0).isoformat()
 
@@ -105,6 +123,7 @@ def _pain001(batch: PaymentBatch, version: int) -> ET.Element:
     b = _Builder(ns)
     bic_tag = "BICFI" if version >= 4 else "BIC"
     decimals = currency_decimals(batch.currency)
+    ccy = iso4217_code(batch.currency)  # one currency per batch (PaymentBatch checks it)
     root = ET.Element("Document", xmlns=ns)
     body = b.el(root, "CstmrCdtTrfInitn")
     hdr = b.el(body, "GrpHdr")
@@ -119,12 +138,13 @@ def _pain001(batch: PaymentBatch, version: int) -> ET.Element:
     b.el(pmt, "BtchBookg", "false")
     b.el(pmt, "NbOfTxs", str(len(batch.payouts)))
     b.el(pmt, "CtrlSum", format_amount_minor(batch.control_sum_minor, decimals))
+    _payment_type(b, pmt, batch)
     if version >= 8:
         b.path(pmt, "ReqdExctnDt/Dt", batch.execution_date.isoformat())
     else:
         b.el(pmt, "ReqdExctnDt", batch.execution_date.isoformat())
     b.path(pmt, "Dbtr/Nm", batch.debtor.name)
-    _account(b, pmt, "DbtrAcct", batch.debtor.account, batch.currency)
+    _account(b, pmt, "DbtrAcct", batch.debtor.account, ccy)
     _agent(b, pmt, "DbtrAgt", batch.debtor.agent_bic, bic_tag)
     b.el(pmt, "ChrgBr", "DEBT")  # the issuer bears the charges: the holder receives par
     for p in batch.payouts:
@@ -132,7 +152,7 @@ def _pain001(batch: PaymentBatch, version: int) -> ET.Element:
         pmt_id = b.el(tx, "PmtId")
         b.el(pmt_id, "InstrId", p.redemption_reference)
         b.el(pmt_id, "EndToEndId", p.redemption_reference)
-        b.el(b.el(tx, "Amt"), "InstdAmt", format_amount_minor(p.amount_minor, decimals), Ccy=p.currency)
+        b.el(b.el(tx, "Amt"), "InstdAmt", format_amount_minor(p.amount_minor, decimals), Ccy=ccy)
         if p.creditor.agent_bic:
             _agent(b, tx, "CdtrAgt", p.creditor.agent_bic, bic_tag)
         b.path(tx, "Cdtr/Nm", p.creditor.name)
@@ -145,6 +165,7 @@ def _pacs008(batch: PaymentBatch) -> ET.Element:
     ns = _NAMESPACE.format("pacs.008.001.08")
     b = _Builder(ns)
     decimals = currency_decimals(batch.currency)
+    ccy = iso4217_code(batch.currency)  # one currency per batch (PaymentBatch checks it)
     root = ET.Element("Document", xmlns=ns)
     body = b.el(root, "FIToFICstmrCdtTrf")
     hdr = b.el(body, "GrpHdr")
@@ -153,17 +174,18 @@ def _pacs008(batch: PaymentBatch) -> ET.Element:
     b.el(hdr, "NbOfTxs", str(len(batch.payouts)))
     b.el(hdr, "CtrlSum", format_amount_minor(batch.control_sum_minor, decimals))
     b.el(
-        hdr, "TtlIntrBkSttlmAmt", format_amount_minor(batch.control_sum_minor, decimals), Ccy=batch.currency
+        hdr, "TtlIntrBkSttlmAmt", format_amount_minor(batch.control_sum_minor, decimals), Ccy=ccy
     )
     b.el(hdr, "IntrBkSttlmDt", batch.execution_date.isoformat())
     b.path(hdr, "SttlmInf/SttlmMtd", "CLRG")
+    _payment_type(b, hdr, batch)
     for p in batch.payouts:
         tx = b.el(body, "CdtTrfTxInf")
         pmt_id = b.el(tx, "PmtId")
         b.el(pmt_id, "InstrId", p.redemption_reference)
         b.el(pmt_id, "EndToEndId", p.redemption_reference)
         b.el(pmt_id, "TxId", p.redemption_reference)
-        b.el(tx, "IntrBkSttlmAmt", format_amount_minor(p.amount_minor, decimals), Ccy=p.currency)
+        b.el(tx, "IntrBkSttlmAmt", format_amount_minor(p.amount_minor, decimals), Ccy=ccy)
         b.el(tx, "ChrgBr", "DEBT")
         b.path(tx, "Dbtr/Nm", batch.debtor.name)
         _account(b, tx, "DbtrAcct", batch.debtor.account)
@@ -264,7 +286,7 @@ def validate_payment_xml(data: bytes, scheme: PaymentScheme, batch: PaymentBatch
     if len(read) != len(expected):
         raise InvariantViolation("written file: transaction count differs from the batch")
     for (e2e, value, ccy), p in zip(read, expected, strict=True):
-        if e2e != p.redemption_reference or ccy != p.currency or value * scale != p.amount_minor:
+        if e2e != p.redemption_reference or ccy != iso4217_code(p.currency) or value * scale != p.amount_minor:
             raise InvariantViolation(f"written file: transaction {p.redemption_reference} reads back differently")
 
 
