@@ -86,3 +86,18 @@ def test_payout_run_writes_the_rails_message_in_cny_and_cny_files_settle_it(issu
     cash = ctx.ledger.account(iss.book_account_id(CNH, Book.RESERVE_CASH))
     assert cash.posted == cash.available == 500_000_00 + 200_000_00 - (150_000_00 - fee)
     assert ctx.ledger.check_invariants().ok
+
+
+def test_a_bad_payout_message_setting_refuses_to_build_the_issuer(tmp_path: Path, sqlite_url: str) -> None:
+    from bauhinia.bootstrap import Container
+    from bauhinia.config import Settings
+    from bauhinia.domain.errors import ConfigError
+
+    container = Container(Settings(demo=True, data_dir=tmp_path, database_url=sqlite_url,
+                                   payout_messages={"HKD": "mt103"}))
+    try:
+        with pytest.raises(ConfigError) as info:
+            _ = container.issuance
+        assert info.value.code == "bad_payout_message" and "mt103" in str(info.value)
+    finally:
+        container.close()
