@@ -5,18 +5,17 @@ Every file written is checked by reading it back through the pyiso20022 (xsdata)
 unknown elements, wrong values and missing required elements are refused, the element order must equal the
 schema's sequence (the binding's own serialisation of what it read), text lengths and patterns must fit the
 schema facets, and the amounts, end-to-end ids and control sum read back must equal what was asked.
-
-Currency codes are ISO 4217 (`domain.banking.iso4217_code`): offshore renminbi is written CNY, never CNH (not an
-ISO 4217 code; a bank's schema check refuses it). What makes a renminbi payout offshore is where it clears: the
-debtor account is the issuer's CNH reserve account, serviced by a Hong Kong bank (the DbtrAgt) that settles
-renminbi in Hong Kong through the RMB clearing bank (RMB CHATS), and that is how Hong Kong banks expect CNH
-payments instructed. The file also says so in the field ISO 20022 keeps for a community's own clearing
-instrument: PmtTpInf/LclInstrm/Prtry = "CNH" (`offshore_renminbi_local_instrument`), on the payment information
-(pain.001) or the group header (pacs.008). HKD and other currencies carry no local instrument.
 Batches above `validate_full_transactions_max` transactions are checked through the same batch cut to its
 first `validate_sample_transactions` payouts, built by the same code (every transaction is built by one code
 path from values the domain already validated). Measured: 10,000 payouts to a checked pain.001 in ~0.5 s.
-"""
+
+Currency codes are ISO 4217 (`domain.banking.iso4217_code`): offshore renminbi is written CNY, never CNH (not an
+ISO 4217 code; a bank checking codes against the ISO list refuses it). What makes a renminbi payout offshore is
+where it clears: the debtor account is the issuer's CNH reserve account, serviced by a Hong Kong bank (DbtrAgt)
+that settles renminbi in Hong Kong through the RMB clearing bank (RMB CHATS); that is how Hong Kong banks take
+CNH payments instructed. The file also says so in the field ISO 20022 keeps for a community's own instrument:
+PmtTpInf/LclInstrm/Prtry = "CNH" (`offshore_renminbi_local_instrument`), on the payment information (pain.001)
+or the group header (pacs.008). HKD and other currencies carry no local instrument."""
 
 from __future__ import annotations
 
