@@ -5,6 +5,7 @@ after a second person approves it (in-process EVM, SQLite; the lists are a small
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -223,3 +224,12 @@ def test_demo_scene_screens_monitors_and_handles_one_alert(tmp_path: Path) -> No
     assert "structuring" in out["alerts"]
     assert out["case"]["state"] == "closed" and all(Path(f).is_file() for f in out["case"]["files"])
     assert "STR-CASE-" in text.getvalue()
+    # the STR is filed on the customer whose planted cash deposits raised the structuring alert, not another one
+    assert out["alert"] == {"rule": "structuring", "subject": "kln-imp"}
+    assert out["case"]["subject"] == "kln-imp"
+    str_json = next(Path(f) for f in out["case"]["files"] if f.endswith(".json"))
+    assert "kln-imp" in str_json.read_text(encoding="utf-8")
+    assert "szx-hk" not in json.dumps(out["case"]["report"].get("subject", out["case"]["report"]))
+    # figures are written for people: no float exponents, rates as percentages with their bps
+    printed = text.getvalue()
+    assert "e-0" not in printed and not re.search(r"\d bps of it", printed)

@@ -20,6 +20,7 @@ from typing import Any
 
 from bauhinia.domain.compliance import Transfer, WalletDecision, assess_wallet, normalise_address
 from bauhinia.domain.errors import ValidationError
+from bauhinia.domain.humanize import human_bps, human_duration_ns
 
 events_max: int = 1_000_000
 alerts_max: int = 100_000
@@ -315,7 +316,7 @@ def _hk(amount_minor: int) -> str:
 
 
 def _hours(ns: int) -> str:
-    return f"{ns / NS_PER_HOUR:g} h" if ns < 3 * NS_PER_DAY else f"{ns / NS_PER_DAY:g} days"
+    return human_duration_ns(ns)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,8 +383,8 @@ def check_rapid_in_out(by_subject: Mapping[str, Sequence[Flow]], rule: RapidInOu
                     _alert(
                         RuleName.RAPID_IN_OUT, subject, Severity.MEDIUM,
                         f"received {_hk(incoming.event.amount_hkd_minor)} and sent {_hk(total)} "
-                        f"({total * 10_000 // incoming.event.amount_hkd_minor} bps of it) out within "
-                        f"{_hours(elapsed)} (limit: {rule.out_ratio_bps} bps within {_hours(rule.window_ns)})",
+                        f"({human_bps(total * 10_000 // incoming.event.amount_hkd_minor)} of it) out within "
+                        f"{_hours(elapsed)} (limit: {human_bps(rule.out_ratio_bps)} within {_hours(rule.window_ns)})",
                         [incoming.event, *outs],
                         {"in_hkd_minor": incoming.event.amount_hkd_minor, "out_hkd_minor": total,
                          "out_ratio_bps_min": rule.out_ratio_bps, "elapsed_ns": elapsed,
@@ -533,7 +534,8 @@ def check_mint_redeem_cycles(events: Sequence[MonitoredEvent], rule: MintRedeemC
                 alerts.append(
                     _alert(
                         RuleName.MINT_REDEEM_CYCLES, customer, Severity.MEDIUM,
-                        f"{len(window)} mint-then-redeem cycles of similar amounts (within {rule.similar_bps} bps) "
+                        f"{len(window)} mint-then-redeem cycles of similar amounts "
+                        f"(within {human_bps(rule.similar_bps)}) "
                         f"within {_hours(rule.window_ns)} (at least {rule.cycles_min} trigger)",
                         group,
                         {"cycles": len(window), "cycles_min": rule.cycles_min, "window_ns": rule.window_ns,

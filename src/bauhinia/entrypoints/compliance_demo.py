@@ -133,13 +133,17 @@ def compliance_demo_steps(issuer: Any, console: Console, *, first_step: int = 9)
     console.print(f"{own_flows} events from the demo's flows + 4 planted cash deposits: {len(run.alerts)} alert(s)")
     for alert in run.alerts:
         console.print(f"  [yellow]{alert.rule.value}[/yellow] on {alert.subject} ({alert.severity.value}): "
-                      f"{alert.summary[:110]}")
+                      f"{alert.summary}")
     out["alerts"] = [a.rule.value for a in run.alerts]
 
     step(3, "One alert handled: case assigned, noted, reported to the JFIU (STR) and closed")
-    case_id = next(iter(run.cases_opened), None)
-    if case_id is None:
-        case_id = next((c.case_id for c in store.list_cases() if c.is_open), None)
+    # The case worked is the one on the planted deposits' alert, so the STR names the customer who made them.
+    str_alert = next((a for a in run.alerts if a.subject == planted and a.rule is mon.RuleName.STRUCTURING),
+                     next((a for a in run.alerts if a.subject == planted), None))
+    open_cases = [c for c in store.list_cases() if c.is_open]
+    case_id = next((c.case_id for c in open_cases if str_alert is not None and str_alert.alert_id in c.alert_ids),
+                   next((c.case_id for c in open_cases if c.subject == planted), None))
+    out["alert"] = {"rule": str_alert.rule.value, "subject": str_alert.subject} if str_alert else None
     if case_id is None:
         console.print("no open case")
         out["case"] = None
@@ -167,5 +171,6 @@ def compliance_demo_steps(issuer: Any, console: Console, *, first_step: int = 9)
                   f"{case.state.value} ({case.close_reason.value if case.close_reason else '-'}); "
                   f"planted deposits total {_hk(total)}")
     console.print(f"STR {report['report_id']} sha256 {sha256[:16]}...: {', '.join(written)}")
-    out["case"] = {"case_id": case_id, "state": case.state.value, "str": report["report_id"], "files": written}
+    out["case"] = {"case_id": case_id, "subject": case.subject, "state": case.state.value, "str": report["report_id"],
+                   "files": written, "report": report}
     return out

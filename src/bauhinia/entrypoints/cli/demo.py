@@ -4,6 +4,9 @@ A Shenzhen exporter's Hong Kong subsidiary and a Hong Kong importer are onboarde
 wallets; the bank's camt.054 with their deposits is read; CNH coins are minted against the reserve; the importer
 pays the exporter on chain; the exporter redeems; the payout pain.001 is written; the bank's end-of-day camt.053
 settles it; bank, ledger and chain are shown to agree and the ledger's invariants are checked.
+
+It runs in `<BAUHINIA_DATA_DIR>/demo` (default `var/demo`) or `--data-dir`, and starts afresh only in a directory it
+made itself (marked by DEMO_MARKER): a non-empty directory without the marker is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -21,8 +24,40 @@ from bauhinia.config import DEMO_CNH_APPROVAL_REFERENCE, Settings
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.issuance import Book
 from bauhinia.domain.money import Amount, Currency, minor_to_base_units
+from bauhinia.entrypoints.formatting import human_bps, human_duration
 
 console = Console()
+# The file that marks a directory as the demo's own: only such a directory is emptied for a fresh run.
+DEMO_MARKER = ".bauhinia-demo"
+
+
+class DemoDirRefused(Exception):
+    """The demo's directory holds files the demo did not make."""
+
+
+def default_demo_dir() -> Path:
+    """`demo` under the configured data directory (BAUHINIA_DATA_DIR, default `var`)."""
+    return Settings(demo=True).data_dir / "demo"
+
+
+def fresh_demo_dir(data_dir: Path) -> Path:
+    """Make `data_dir` an empty demo directory: create and mark it, or empty one the demo marked before. A
+    non-empty directory without the marker is not the demo's: refused (DemoDirRefused), nothing deleted."""
+    marker = data_dir / DEMO_MARKER
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DemoDirRefused(f"{data_dir} is not a directory")
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        if not marker.is_file():
+            raise DemoDirRefused(f"{data_dir} is not empty and was not made by `bauhinia demo` (no {DEMO_MARKER}): "
+                                 "remove it yourself or choose another --data-dir / BAUHINIA_DATA_DIR")
+        for child in data_dir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `bauhinia demo`; the next demo run empties this directory\n")
+    return data_dir
 
 
 def register(root: typer.Typer) -> None:
@@ -34,17 +69,20 @@ def _step(n: int, text: str) -> None:
 
 
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="where the demo's database and bank files go (wiped first)")] = Path(
-        "var/demo"
-    ),
+    data_dir: Annotated[Path | None, typer.Option(
+        help="where the demo's database and bank files go (default: demo under BAUHINIA_DATA_DIR, i.e. var/demo); "
+             "emptied first only if an earlier demo run made it")] = None,
 ) -> None:
     """Run the issuance lifecycle on the embedded defaults and print what happened."""
     from bauhinia.adapters.bank.simulator import SimEntry
     from bauhinia.entrypoints.scenario import make_issuer
     from bauhinia.services import issuance as svc
 
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    try:
+        data_dir = fresh_demo_dir(data_dir if data_dir is not None else default_demo_dir())
+    except DemoDirRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     approval = Settings(demo=True).cnh_mainland_approval_reference or DEMO_CNH_APPROVAL_REFERENCE
     issuer = make_issuer(data_dir, capital_minor=500_000_00, buffer_bps=50, redemption_fee_bps=10, approval=approval)
     settings, c, ctx = issuer.settings, issuer.container, issuer.ctx
@@ -56,8 +94,8 @@ def demo(
     _step(1, "Coins configured and the issuer's capital paid into the reserve")
     status = chain.status()
     console.print(f"CNH coin {status.address} licence {status.licence_number}, mainland approval "
-                  f"{status.approval_reference}; issuer capital CNH 500,000.00 in reserve (coverage buffer "
-                  f"{settings.coverage_buffer_bps} bps)")
+                  f"{status.approval_reference}; issuer capital CNH 500,000.00 in reserve; coverage buffer "
+                  f"{human_bps(settings.coverage_buffer_bps)}")
 
     _step(2, "Customers onboarded: verified bank accounts in their own names, wallets proven by signature")
     exporter = issuer.add_holder("szx-hk", "Huaxin Electronics (HK) Ltd", "004-555-100200-838")
@@ -111,7 +149,7 @@ def demo(
                   f"(fee {Amount(red.fee_minor, cnh).format()}, pays {pays})")
     for age in svc.redemption_tracker(ctx):
         console.print(f"  redemption {age.seq}: {age.status}, deadline {age.deadline.isoformat()} "
-                      f"({age.time_left_s // 3600} h left, {age.level})")
+                      f"({human_duration(age.time_left_s)} left, {age.level})")
 
     _step(7, "The bank's end-of-day camt.053 shows the deposits and the payout debit: payout settled")
     ref = svc.payout_reference(cnh, red.seq)
