@@ -147,7 +147,10 @@ def test_rescreen_catches_customer_listed_after_onboarding(store: ComplianceRepo
     _ftm(lists / "pep.ftm.json", [("e1", "Person", ["Vladimir Putin"]), ("e2", "Person", ["Chan Tai Man"])])
     v2 = ListScreener(lists)
     assert v2.list_version != v1.list_version
-    second = svc.rescreen_all(store, v2, actor="rescreen", now_ns=T0 + 3)
+    seen: list[tuple[int, int]] = []
+    second = svc.rescreen_all(store, v2, actor="rescreen", now_ns=T0 + 3,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]  # a progress bar is told after each customer
     assert [(c.customer_id, c.after) for c in second.changes] == [("C1", cdd.OnboardingDecision.REFUSED)]
     assert "ftm-e2" in second.changes[0].reason
     assert store.get_customer("C1").status is cdd.OnboardingDecision.REFUSED

@@ -2,7 +2,9 @@
 
 `human_duration(seconds)` / `human_duration_ns(ns)` and `human_bps(bps)` say a duration or a rate the same way in
 the demo, the CLI and the domain's own texts (alert summaries). `progress_bar(description)` gives a long command a
-transient rich progress bar on stderr, only when stderr is a terminal: tests and pipes see the output unchanged.
+transient rich progress bar on stderr, and `working(description)` a spinner for one long step whose size is not
+known (loading and indexing the sanctions lists, building a Merkle tree), only when stderr is a terminal: tests
+and pipes see the output unchanged.
 
     with progress_bar("screening rows") as progress:
         result = svc.screen_rows(..., progress=progress)   # progress(done, total), or None off a terminal
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 
 from bauhinia.domain.humanize import human_bps, human_duration, human_duration_ns
 
-__all__ = ["ProgressFn", "human_bps", "human_duration", "human_duration_ns", "progress_bar"]
+__all__ = ["ProgressFn", "human_bps", "human_duration", "human_duration_ns", "progress_bar", "working"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -39,3 +41,15 @@ def progress_bar(description: str, *, force: bool = False) -> Iterator[ProgressF
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def working(description: str, *, force: bool = False) -> Iterator[None]:
+    """A transient spinner on stderr while the block runs; nothing when stderr is not a terminal (unless `force`)."""
+    if not (force or sys.stderr.isatty()):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(description):
+        yield

@@ -6,7 +6,7 @@ statement carry the same entry key) and acknowledges the file only after its boo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -95,54 +95,31 @@ def _file_problem(ctx: IssuanceContext, message: bnk.BankMessage) -> tuple[str, 
     return None
 
 
-def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestReport:
+def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100,
+                      progress: Callable[[int, int], None] | None = None) -> IngestReport:
     """Read camt.052 / camt.053 / camt.054 files: book credits to customers (or suspense), settle payouts seen
     debited. A duplicate file, a file for an unknown account or in the wrong currency is quarantined and changes
     nothing; an entry already booked from another file (a notification and the later statement) is skipped.
     A batch entry is booked detail by detail. A debit matching no payout and a reversal open an incident (once,
-    by entry key) and an operator task; a quarantined file (other than a duplicate) raises an operator task."""
+    by entry key) and an operator task; a quarantined file (other than a duplicate) raises an operator task.
+    `progress(entries_done, entries_total)`, when given, is told after each entry and each file (a progress bar)."""
     report = IngestReport()
-    for f in ctx.bank.read_inbound(max_files):
-        if f.requeued:
-            report.requeued.append(f.name)
-            _operator_task(ctx, {"kind": "bank_file_requeued", "file": f.name,
-                                 "reason": "quarantined while still arriving; it changed since and is read again"})
-        if f.message is None:
-            _quarantined(ctx, report, f.name, f.rejection_code or "", f.rejection_reason or "")
-            continue
-        problem = _file_problem(ctx, f.message)
-        if problem is not None:
-            ctx.bank.quarantine(f.name, *problem)
-            _quarantined(ctx, report, f.name, *problem)
-            continue
-        msg = f.message
-        message_key = f"{msg.kind.value}:{msg.message_id}"
-        now = _now(ctx)
-        refs = ctx.store.deposit_references()
-        blocked = {} if ctx.compliance is None else ctx.compliance.screen_debtors(
-            _booking_view(msg), ctx.reserve_accounts,
-            lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
-        booked_out = len(report.screened_out)
-        held_before = len(report.payer_holds)
-        alerts: list[_Alert] = []
-        with ctx.store.unit_of_work(now) as uow:
-            duplicate = uow.file_seen(f.content_hash, message_key)
-            if not duplicate:
-                alerts = _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked)
-        if ctx.compliance is not None and len(report.screened_out) > booked_out:
-            ctx.compliance.record_debtor_blocks(report.screened_out[booked_out:], now)  # alerts and cases
-        if ctx.compliance is not None and len(report.payer_holds) > held_before:
-            ctx.compliance.record_payer_holds(report.payer_holds[held_before:], now)  # alerts and cases
-        report.incidents += _open_incidents(ctx, alerts, message_key, now)
-        reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
-        if duplicate:
-            ctx.bank.quarantine(f.name, "duplicate_statement",
-                                f"{message_key} (or a file with the same content) was already processed")
-            report.quarantined.append((f.name, "duplicate_statement", message_key))
-            continue
-        fault_point("bank.after_booking")
-        ctx.bank.acknowledge(f.name)
-        report.files += 1
+    inbound = ctx.bank.read_inbound(max_files)
+    sizes = [sum(len(r.entries) for r in f.message.reports) if f.message is not None else 0 for f in inbound]
+    total, before = sum(sizes), 0
+    for f, size in zip(inbound, sizes, strict=True):
+        done_in_file = 0
+
+        def tick(before: int = before) -> None:
+            nonlocal done_in_file
+            done_in_file += 1
+            if progress is not None:
+                progress(min(before + done_in_file, total), total)
+
+        _ingest_one(ctx, f, report, tick)
+        before += size
+        if progress is not None:
+            progress(before, total)
     if report.files or report.quarantined:
         ctx.say(f"bank: {report.files} file(s) booked, {report.subscriptions} subscription(s), "
                 f"{report.suspense} to suspense, {report.payouts_settled} payout(s) settled, "
@@ -150,6 +127,50 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100) -> IngestRepor
                 + (f", {report.unexplained_movements} unexplained movement(s) (incidents)"
                    if report.unexplained_movements else ""))
     return report
+
+
+def _ingest_one(ctx: IssuanceContext, f: bnk.InboundFile, report: IngestReport, tick: Callable[[], None]) -> None:
+    """Take in one inbound file: quarantine it, or book its entries in one unit of work and acknowledge it."""
+    if f.requeued:
+        report.requeued.append(f.name)
+        _operator_task(ctx, {"kind": "bank_file_requeued", "file": f.name,
+                             "reason": "quarantined while still arriving; it changed since and is read again"})
+    if f.message is None:
+        _quarantined(ctx, report, f.name, f.rejection_code or "", f.rejection_reason or "")
+        return
+    problem = _file_problem(ctx, f.message)
+    if problem is not None:
+        ctx.bank.quarantine(f.name, *problem)
+        _quarantined(ctx, report, f.name, *problem)
+        return
+    msg = f.message
+    message_key = f"{msg.kind.value}:{msg.message_id}"
+    now = _now(ctx)
+    refs = ctx.store.deposit_references()
+    blocked = {} if ctx.compliance is None else ctx.compliance.screen_debtors(
+        _booking_view(msg), ctx.reserve_accounts,
+        lambda e, refs=refs: iss.match_deposit_reference(_texts(e), refs))
+    booked_out = len(report.screened_out)
+    held_before = len(report.payer_holds)
+    alerts: list[_Alert] = []
+    with ctx.store.unit_of_work(now) as uow:
+        duplicate = uow.file_seen(f.content_hash, message_key)
+        if not duplicate:
+            alerts = _book_file(ctx, uow, f, msg, message_key, refs, now, report, blocked, tick)
+    if ctx.compliance is not None and len(report.screened_out) > booked_out:
+        ctx.compliance.record_debtor_blocks(report.screened_out[booked_out:], now)  # alerts and cases
+    if ctx.compliance is not None and len(report.payer_holds) > held_before:
+        ctx.compliance.record_payer_holds(report.payer_holds[held_before:], now)  # alerts and cases
+    report.incidents += _open_incidents(ctx, alerts, message_key, now)
+    reserves_svc.record_bank_statement(ctx.reserves, msg, ctx.reserve_accounts, now)  # reserves: CLBD kept
+    if duplicate:
+        ctx.bank.quarantine(f.name, "duplicate_statement",
+                            f"{message_key} (or a file with the same content) was already processed")
+        report.quarantined.append((f.name, "duplicate_statement", message_key))
+        return
+    fault_point("bank.after_booking")
+    ctx.bank.acknowledge(f.name)
+    report.files += 1
 
 
 def _operator_task(ctx: IssuanceContext, payload: dict[str, Any]) -> None:
@@ -200,8 +221,8 @@ def _with_fx(text: str | None, entry: bnk.BankEntry) -> str | None:
 
 
 def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.BankMessage, message_key: str,
-               refs: Mapping[str, str], now: int, report: IngestReport, blocked: Mapping[str, Any] | None = None
-               ) -> list[_Alert]:
+               refs: Mapping[str, str], now: int, report: IngestReport, blocked: Mapping[str, Any] | None = None,
+               tick: Callable[[], None] | None = None) -> list[_Alert]:
     """Book one file's entries. A batch entry (several transaction details) is booked detail by detail, each
     under its own part key; one whose details do not add up goes to suspense whole. Returns the movements an
     operator must look at (debits matching no payout, reversals), for incidents after the commit."""
@@ -221,6 +242,8 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
     alerts: list[_Alert] = []
     seen_now: set[str] = set()
     for rep, e in entries:
+        if tick is not None:
+            tick()
         if e.entry_key in known or e.entry_key in seen_now:
             report.duplicate_entries += 1
             continue

@@ -233,10 +233,12 @@ def accept_with_signoff(
 
 
 def rescreen_all(
-    store: ComplianceStore, screener: Screener, *, actor: str, now_ns: int, force: bool = False
+    store: ComplianceStore, screener: Screener, *, actor: str, now_ns: int, force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RescreenResult:
     """Screen every customer again when the lists changed since the last run (or always, with `force`).
-    A customer listed after onboarding moves to refused (hit) or held (possible match)."""
+    A customer listed after onboarding moves to refused (hit) or held (possible match). `progress(done, total)`,
+    when given, is told after each customer (a progress bar)."""
     version = screener.list_version
     if not force and store.get_state(LIST_VERSION_KEY) == version:
         return RescreenResult(version, True, 0)
@@ -244,7 +246,9 @@ def rescreen_all(
     customers = store.list_customers()
     if len(customers) > customers_per_rescreen_max:
         raise ValidationError(f"more than {customers_per_rescreen_max} customers in one re-screen")
-    for stored in customers:
+    for done, stored in enumerate(customers, start=1):
+        if progress is not None:
+            progress(done, len(customers))
         if stored.customer.relationship_ended_on is not None:
             continue
         change = _rescreen_one(store, screener, stored, actor, now_ns, "rescreen")

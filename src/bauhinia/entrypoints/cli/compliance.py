@@ -21,6 +21,7 @@ from bauhinia.domain import cases as cs
 from bauhinia.domain import cdd
 from bauhinia.domain import monitoring as mon
 from bauhinia.domain.errors import ValidationError
+from bauhinia.entrypoints.formatting import human_duration, progress_bar, working
 from bauhinia.services.regulatory import hk_today
 
 app = typer.Typer(help="Due diligence, screening at onboarding, monitoring, cases and STRs.", no_args_is_help=True)
@@ -72,9 +73,10 @@ def _screener(lists: Path | None, blacklist: Path | None) -> Any:
     from bauhinia.adapters.screening.screener import ListScreener
 
     started = time.perf_counter()
-    screener = ListScreener(_lists_dir(lists), blacklist)
+    with working("loading and indexing the sanctions lists"):
+        screener = ListScreener(_lists_dir(lists), blacklist)
     console.print(f"[dim]lists {screener.list_version}: {screener.matcher.list_names} names indexed in "
-                  f"{time.perf_counter() - started:.1f} s[/dim]")
+                  f"{human_duration(time.perf_counter() - started)}[/dim]")
     return screener
 
 
@@ -179,7 +181,10 @@ def rescreen(
     """Screen every customer again when the lists changed; customers now listed are refused or held."""
     from bauhinia.services import compliance as svc
 
-    result = svc.rescreen_all(_repo(), _screener(lists, blacklist), actor=actor, now_ns=time.time_ns(), force=force)
+    screener = _screener(lists, blacklist)
+    with progress_bar("re-screening customers") as progress:
+        result = svc.rescreen_all(_repo(), screener, actor=actor, now_ns=time.time_ns(), force=force,
+                                  progress=progress)
     if result.skipped:
         console.print(f"lists {result.list_version} unchanged since the last re-screen; nothing to do")
         return

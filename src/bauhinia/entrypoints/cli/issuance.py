@@ -18,6 +18,7 @@ from rich.table import Table
 from bauhinia.domain import issuance as iss
 from bauhinia.domain.errors import ValidationError
 from bauhinia.domain.money import Amount, Currency, parse_currency, parse_decimal_amount
+from bauhinia.entrypoints.formatting import progress_bar
 
 app = typer.Typer(help="Subscription and redemption at par: customers, bank files, mint, redeem, deadlines.",
                   no_args_is_help=True)
@@ -166,7 +167,8 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(help="camt.054/cam
         if not f.is_file():
             raise ValidationError(f"no such file: {f}", code="file_not_found")
         shutil.copyfile(f, inbox / f.name)
-    rep = svc.ingest_bank_files(ctx)
+    with progress_bar("booking bank entries") as progress:
+        rep = svc.ingest_bank_files(ctx, progress=progress)
     console.print(f"{rep.files} file(s) booked: {rep.subscriptions} subscription(s), {rep.suspense} to suspense, "
                   f"{rep.payouts_settled} payout(s) settled, {rep.duplicate_entries} duplicate entr(ies)")
     for name, code, reason in rep.quarantined:

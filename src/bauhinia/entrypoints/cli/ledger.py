@@ -17,6 +17,7 @@ from bauhinia.bootstrap import load_settings
 from bauhinia.domain.errors import ValidationError
 from bauhinia.domain.ledger import Account, AccountKind, Transfer, TransferFlags
 from bauhinia.domain.money import Amount, parse_currency
+from bauhinia.entrypoints.formatting import progress_bar
 
 app = typer.Typer(help="The double-entry ledger: accounts, transfers, balances, history, invariants.",
                   no_args_is_help=True)
@@ -130,9 +131,12 @@ def import_transfers(file: Annotated[Path, typer.Argument(help="JSON lines, one 
             batch.append(Transfer(**obj))
         except (ValueError, TypeError) as exc:
             raise ValidationError(f"{file}:{n}: not a transfer: {exc}", code="bad_transfer_line") from None
-    for k in range(0, len(batch), 8_190):
-        for t, r in zip(batch[k : k + 8_190], _adjust(batch[k : k + 8_190], reason), strict=False):
-            console.print(f"{t.id}\t{r}")
+    with progress_bar("importing transfers") as progress:
+        for k in range(0, len(batch), 8_190):
+            for t, r in zip(batch[k : k + 8_190], _adjust(batch[k : k + 8_190], reason), strict=False):
+                console.print(f"{t.id}\t{r}")
+            if progress is not None:
+                progress(min(k + 8_190, len(batch)), len(batch))
 
 
 @app.command("post")

@@ -25,6 +25,7 @@ from bauhinia.domain import reserves as rsv
 from bauhinia.domain.errors import ValidationError
 from bauhinia.domain.money import Amount, Currency, parse_currency, parse_decimal_amount
 from bauhinia.domain.proofs import proof_to_json
+from bauhinia.entrypoints.formatting import progress_bar, working
 from bauhinia.services.regulatory import hk_today
 
 app = typer.Typer(
@@ -443,18 +444,25 @@ def pol_build(
     pool_coin = _coin(coin)
     balances: list[tuple[str, int]] = []
     with holders.open(newline="", encoding="utf-8") as fh:
+        rows_total = max(0, sum(1 for _ in fh) - 1)  # less the header; a cheap pass that sizes the bar
+    if rows_total + 1 > csv_rows_max:
+        raise ValidationError("holder file too large", code="file_too_large")
+    with holders.open(newline="", encoding="utf-8") as fh, progress_bar("reading holder balances") as progress:
         for n, row in enumerate(csv.DictReader(fh), start=2):
             if n > csv_rows_max:
                 raise ValidationError("holder file too large", code="file_too_large")
             balances.append((row["holder_id"], _coins_base_units(row["balance"])))
-    snap = svc.build_liability_snapshot(
-        balances,
-        coin=pool_coin,
-        as_of=_date(as_of),
-        snapshot_id=snapshot_id,
-        snapshot_secret=secret_file.read_bytes().strip(),
-        now_ns=_now_ns(),
-    )
+            if progress is not None and (n % 1000 == 0 or n - 1 == rows_total):
+                progress(n - 1, rows_total)
+    with working(f"building the Merkle sum tree over {len(balances):,} holders"):
+        snap = svc.build_liability_snapshot(
+            balances,
+            coin=pool_coin,
+            as_of=_date(as_of),
+            snapshot_id=snapshot_id,
+            snapshot_secret=secret_file.read_bytes().strip(),
+            now_ns=_now_ns(),
+        )
     out.mkdir(parents=True, exist_ok=True)
     root = snap.root
     (out / "root.json").write_text(

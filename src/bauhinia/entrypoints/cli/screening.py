@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bauhinia.domain.compliance import ScreeningThresholds, parse_party_schema
 from bauhinia.domain.errors import ValidationError
+from bauhinia.entrypoints.formatting import human_duration, progress_bar, working
 
 app = typer.Typer(help="Sanctions and PEP screening, wallet screening, travel rule.", no_args_is_help=True)
 console = Console()
@@ -114,15 +115,18 @@ def screen_file(
     rows = _read_csv(file, {"full_name"})
     out = out or file.with_name(file.stem + ".hits.csv")
     started = time.perf_counter()
-    matcher = Matcher(load_lists(_lists_dir(lists)))
-    console.print(f"indexed {matcher.list_names} listed names in {time.perf_counter() - started:.1f} s")
+    with working("loading and indexing the sanctions lists"):
+        matcher = Matcher(load_lists(_lists_dir(lists)))
+    console.print(f"indexed {matcher.list_names} listed names in {human_duration(time.perf_counter() - started)}")
     query_schema = None if schema.lower() == "auto" else parse_party_schema(schema)
     flagged = 0
-    with out.open("w", newline="", encoding="utf-8") as fh:
+    with out.open("w", newline="", encoding="utf-8") as fh, progress_bar("screening rows") as progress:
         writer = csv.writer(fh)
         writer.writerow(["row", "full_name", "rank", "entity_id", "source", "matched_name", "score", "decision",
                          "explanation"])
         for index, row in enumerate(rows, start=1):
+            if progress is not None:
+                progress(index, len(rows))
             query = Query(row["full_name"], query_schema, row.get("date_of_birth", ""), row.get("nationality", ""))
             hits = matcher.screen(query, limit=limit)
             if not hits:
@@ -196,10 +200,11 @@ def update_lists(
     data_dir = settings.data_dir
     previous_dir = current_lists_dir(data_dir)
     started = time.perf_counter()
-    result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(
-        {f"BAUHINIA_{k.upper()}": str(v) for k, v in settings.model_dump().items() if k.startswith("list_url_") and v},
-        opensanctions=opensanctions),
-                             now=datetime.now(UTC), min_ratio=min_ratio, timeout_s=timeout)
+    urls = {f"BAUHINIA_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+            if k.startswith("list_url_") and v}
+    with working("downloading and checking the publishers' lists"):
+        result = lu.update_lists(data_dir, previous_dir, lu.sources_from_env(urls, opensanctions=opensanctions),
+                                 now=datetime.now(UTC), min_ratio=min_ratio, timeout_s=timeout)
 
     def counts(c: dict[str, int]) -> str:
         return ", ".join(f"{k} {v}" for k, v in c.items()) + f" (total {sum(c.values())})"
@@ -209,7 +214,7 @@ def update_lists(
                       f"({counts(result.counts)}); nothing stored")
         return
     console.print(f"lists updated: {result.previous_version} -> {result.version} in "
-                  f"{time.perf_counter() - started:.1f} s, stored in {result.directory}")
+                  f"{human_duration(time.perf_counter() - started)}, stored in {result.directory}")
     console.print(f"  entities before: {counts(result.previous_counts)}")
     console.print(f"  entities now:    {counts(result.counts)}")
     console.print(f"  delta: {len(result.added)} added, {len(result.changed)} changed, {result.removed} removed, "
