@@ -106,20 +106,21 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100,
     report = IngestReport()
     inbound = ctx.bank.read_inbound(max_files)
     sizes = [sum(len(r.entries) for r in f.message.reports) if f.message is not None else 0 for f in inbound]
-    total, before = sum(sizes), 0
+    total, done = sum(sizes), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    before = 0
     for f, size in zip(inbound, sizes, strict=True):
-        done_in_file = 0
-
-        def tick(before: int = before) -> None:
-            nonlocal done_in_file
-            done_in_file += 1
-            if progress is not None:
-                progress(min(before + done_in_file, total), total)
-
         _ingest_one(ctx, f, report, tick)
         before += size
+        done = before  # a file quarantined or seen before counts through without its entries' ticks
         if progress is not None:
-            progress(before, total)
+            progress(done, total)
     if report.files or report.quarantined:
         ctx.say(f"bank: {report.files} file(s) booked, {report.subscriptions} subscription(s), "
                 f"{report.suspense} to suspense, {report.payouts_settled} payout(s) settled, "

@@ -443,11 +443,11 @@ def pol_build(
 
     pool_coin = _coin(coin)
     balances: list[tuple[str, int]] = []
-    with holders.open(newline="", encoding="utf-8") as fh:
-        rows_total = max(0, sum(1 for _ in fh) - 1)  # less the header; a cheap pass that sizes the bar
-    if rows_total + 1 > csv_rows_max:
-        raise ValidationError("holder file too large", code="file_too_large")
-    with holders.open(newline="", encoding="utf-8") as fh, progress_bar("reading holder balances") as progress:
+    with progress_bar("reading holder balances") as progress, holders.open(newline="", encoding="utf-8") as fh:
+        rows_total = 0
+        if progress is not None:  # on a terminal only: one cheap pass over the lines sizes the bar
+            rows_total = max(0, sum(1 for _ in fh) - 1)
+            fh.seek(0)
         for n, row in enumerate(csv.DictReader(fh), start=2):
             if n > csv_rows_max:
                 raise ValidationError("holder file too large", code="file_too_large")
