@@ -97,3 +97,16 @@ def test_a_pause_whose_step_crashed_does_not_lend_its_key_to_the_next() -> None:
     report = sim.run_simulation(48, 1, store="sqlite", kinds=sim.FAULT_KINDS, quick=False, out=lines.append)
     assert report.violations == 0, "\n".join(lines)
     assert report.figures(quick=False)["faults_refusal"] >= 2
+
+
+@pytest.mark.slow
+def test_parallel_runs_every_scenario_when_workers_are_recycled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jobs > 1 with a worker replaced after each scenario still answers for every seed, once, in seed order:
+    the pool that stalled after jobs x 25 scenarios (ProcessPoolExecutor recycling on Python 3.11) is gone."""
+    monkeypatch.setattr(sim, "WORKER_SCENARIOS_MAX", 1)
+    lines: list[str] = []
+    report = sim.run_simulation(SEED + 40, 3, kinds=("bank_duplicate", "reorg"), quick=True, jobs=2,
+                                out=lines.append)
+    assert [s.seed for s in report.scenarios] == [SEED + 40, SEED + 41, SEED + 42], "\n".join(lines)
+    assert report.violations == 0, "\n".join(lines)
+    assert sorted(int(line.split()[1].rstrip(":")) for line in lines) == [SEED + 40, SEED + 41, SEED + 42]

@@ -1205,6 +1205,19 @@ def _run_one(seed: int, store: str, kinds: tuple[str, ...], quick: bool, pg_admi
     return run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S)
 
 
+WORKER_SCENARIOS_MAX = 25  # scenarios a worker process runs before it is replaced
+
+
+def _run_one_caught(task: tuple[Any, ...]) -> ScenarioResult:
+    """`_run_one` for the worker pool: a scenario whose run raises is a violation, not a gap in the report."""
+    try:
+        return _run_one(*task)
+    except Exception as exc:
+        failed = ScenarioResult(task[0])
+        failed.violations.append(f"worker failed: {type(exc).__name__}: {exc}"[:400])
+        return failed
+
+
 def run_simulation(seed: int, scenarios: int, *, store: str = "sqlite", kinds: Sequence[str] = FAULT_KINDS,
                    quick: bool = False, pg_admin_url: str = PG_ADMIN_URL_DEFAULT, confirmations: int | None = None,
                    out: Callable[[str], None] = print, verbose: bool = False, jobs: int = 1) -> SimulationReport:
@@ -1238,21 +1251,29 @@ def run_simulation(seed: int, scenarios: int, *, store: str = "sqlite", kinds: S
                                 confirmations=confirmations, log=out if verbose else None)
             report(run_watched(scenario, SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S))
     else:
-        import concurrent.futures
         import multiprocessing
 
-        # spawn, not fork: the parent may hold threads and open connections; a worker is recycled every 25
-        # scenarios so that a stuck scenario's thread, left behind, does not pile up
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                                    max_tasks_per_child=25) as pool:
-            futures = {pool.submit(_run_one, seed + i, store, tuple(kinds), quick, pg_admin_url, confirmations):
-                       seed + i for i in range(scenarios)}
-            for future in concurrent.futures.as_completed(futures):
+        # spawn, not fork: the parent may hold threads and open connections. A worker is recycled every 25
+        # scenarios so that a stuck scenario's thread, left behind, does not pile up: multiprocessing.Pool's
+        # maxtasksperchild, not ProcessPoolExecutor's max_tasks_per_child, which on Python 3.11 stops handing out
+        # work once the first workers are recycled (a run stalled after jobs x 25 scenarios).
+        tasks = [(seed + i, store, tuple(kinds), quick, pg_admin_url, confirmations) for i in range(scenarios)]
+        answered: set[int] = set()
+        wait_s = (SCENARIO_TIMEOUT_S_QUICK if quick else SCENARIO_TIMEOUT_S) * 2 + 60
+        with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=WORKER_SCENARIOS_MAX) as pool:
+            results_in = pool.imap_unordered(_run_one_caught, tasks)
+            for _ in tasks:
                 try:
-                    report(future.result())
-                except Exception as exc:  # the worker itself died: the scenario is a violation, not a gap
-                    failed = ScenarioResult(futures[future])
-                    failed.violations.append(f"worker process failed: {type(exc).__name__}: {exc}"[:400])
-                    report(failed)
+                    result = results_in.next(timeout=wait_s)
+                except multiprocessing.TimeoutError:
+                    break  # a worker died with its scenario (killed from outside): named below, not waited on
+                answered.add(result.seed)
+                report(result)
+            pool.terminate()
+        for task in tasks:
+            if task[0] not in answered:
+                lost = ScenarioResult(task[0])
+                lost.violations.append("no answer from its worker process (the worker died or hung)")
+                report(lost)
         results.sort(key=lambda r: r.seed)
     return SimulationReport(results, store, tuple(kinds), time.monotonic() - started)
