@@ -388,6 +388,32 @@ class Container:
             payout_cutoff=_cutoffs(s.payout_cutoffs),
             warn_before_s=s.redemption_warning_before_s,
             names=ScreeningNameComparer(),
+            attest_inline=s.resolved_reserve_attester() == "inline",
+        )
+
+    @cached_property
+    def attester(self) -> Any:
+        """The reserve attester's context (services.attester): the bank's statements and notifications, the
+        ledger, the reserve pool and the coin chains; each posting audited in the issuance records."""
+        from bauhinia.adapters.store.reserve_sources import SqlReserveSources
+        from bauhinia.services.attester import AttesterContext
+
+        ictx = self.issuance
+
+        def audit(actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
+            with ictx.store.unit_of_work(self.clock.now_ns()) as uow:
+                uow.audit(actor, action, subject, details)
+
+        return AttesterContext(
+            reserves=self.reserves,
+            sources=SqlReserveSources(self.engine),
+            ledger=self.ledger,
+            chains=ictx.chains,
+            reserve_accounts=ictx.reserve_accounts,
+            clock=self.clock,
+            is_business_day=ictx.calendar.is_business_day,
+            audit=audit,
+            statement_max_business_days=self.settings.attester_statement_max_business_days,
         )
 
     # --- trade settlement (issue 6) ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ BAUHINIA_DEMO=1) refuses to start while any of them is unset or still a demo val
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -136,6 +137,13 @@ class Settings(BaseSettings):
     subscription_fee_bps: int = 0
     redemption_fee_bps: int = 0
     coverage_buffer_bps: int = 0
+    # Who posts the reserve figure the coin contract's guard checks each mint against (services/attester.py):
+    # "separate", a process of its own (`bauhinia reserves attester`) holding only the reserve_attestor key, posting
+    # the bank statement's figure checked against the ledger; "inline", the minting process posting the ledger's
+    # figure (a demo only). Empty: inline in a demo, separate otherwise.
+    reserve_attester: Literal["", "inline", "separate"] = ""
+    # The attester refuses a bank statement that closes more than this many Hong Kong business days ago.
+    attester_statement_max_business_days: int = 2
     # Dev nodes only: pay the role keys' gas from the node's first unlocked account when deploying.
     chain_dev_funding: bool = False
     # scrypt cost of new role keystores; 0 = eth-account's strong default (tests lower it to stay fast).
@@ -162,6 +170,9 @@ class Settings(BaseSettings):
         raise ConfigError("BAUHINIA_CDD_PEPPER is unset: customers' document numbers cannot be hashed",
                           code="unsafe_defaults")
 
+    def resolved_reserve_attester(self) -> str:
+        return self.reserve_attester or ("inline" if self.demo else "separate")
+
     def unsafe_defaults(self) -> list[str]:
         """Each setting a real issuer must configure that is still unset or a demo value (empty in a demo)."""
         if self.demo:
@@ -180,6 +191,9 @@ class Settings(BaseSettings):
             out.append("BAUHINIA_CNH_MAINLAND_APPROVAL_REFERENCE is the demo value")
         if not self.screen_issuance:
             out.append("BAUHINIA_SCREEN_ISSUANCE is off (only a demo may mint without screening)")
+        if self.reserve_attester == "inline":
+            out.append("BAUHINIA_RESERVE_ATTESTER is inline (only a demo may let the minting process post its own "
+                       "reserve figure)")
         if self.chain_rpc_url:
             shared = self.role_keys_without_own_secret()
             if shared:

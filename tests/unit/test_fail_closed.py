@@ -104,3 +104,18 @@ def test_role_keys_sharing_one_password_are_refused_outside_a_demo(tmp_path: Pat
         (folder / role).write_text(f"own-{role}")
     own = Settings(demo=False, chain_rpc_url="http://127.0.0.1:8545", chain_key_secrets_dir=folder)
     assert not any("role keys" in p for p in own.unsafe_defaults())
+
+
+def test_a_malformed_setting_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: BAUHINIA_CHAIN_CONFIRMATIONS=abc (or an unknown attester mode) printed pydantic's traceback."""
+    from bauhinia.entrypoints.cli.main import main
+
+    monkeypatch.setenv("BAUHINIA_RESERVE_ATTESTER", "bogus")
+    monkeypatch.setattr("sys.argv", ["bauhinia", "chain", "status"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.strip() == ("error: bad setting(s): BAUHINIA_RESERVE_ATTESTER='bogus': Input should be '', "
+                           "'inline' or 'separate'")

@@ -50,6 +50,10 @@ JOB_DEFAULTS: dict[str, str] = {
     "daily_statement": "at 18:00",  # the daily statement to the regulator, written and filed
     "weekly_disclosure": "weekly fri 18:30",  # the public weekly disclosure
     "list_update": "at 07:00",  # fetch the sanctions lists; re-screen everyone against what changed
+    # post the bank's reserve figure to each coin's guard (BAUHINIA_RESERVE_ATTESTER=separate). Off: the attester is
+    # a process of its own holding only the attestor key (`bauhinia reserves attester --every 30`); turn it on
+    # only where one host may hold both the minter's and the attestor's keys.
+    "reserve_attest": "off",
 }
 
 
@@ -207,11 +211,20 @@ def _list_update(c: Any) -> str:
             f"{len(enforced.suspended)} suspended, {len(enforced.freezes)} freeze request(s)")
 
 
+def _reserve_attest(c: Any) -> str:
+    from bauhinia.services import attester
+
+    if c.settings.resolved_reserve_attester() == attester.INLINE:
+        return "skipped: BAUHINIA_RESERVE_ATTESTER is inline (the mint posts the ledger's figure)"
+    return "; ".join(f"{r.coin} {'posted ' + str(r.figure.reserve_base_units) if r.posted and r.figure else 'kept'}"
+                     f": {r.reason}" for r in attester.attest_all(c.attester))
+
+
 RUNNERS: dict[str, Callable[[Any], str]] = {
     "bank_inbox": _bank_inbox, "chain_indexer": _indexer, "mint": _mint, "redemptions": _redemptions,
     "recover": _recover, "outbox_relay": _relay, "deadline_watcher": _deadlines, "pending_expiry": _expiry,
     "daily_reconciliation": _reconciliation, "daily_statement": _daily_statement,
-    "weekly_disclosure": _weekly_disclosure, "list_update": _list_update,
+    "weekly_disclosure": _weekly_disclosure, "list_update": _list_update, "reserve_attest": _reserve_attest,
 }
 
 

@@ -27,6 +27,7 @@ from bauhinia.domain.issuance import Book, RedemptionStatus, Transition
 from bauhinia.domain.money import Currency, base_units_to_minor, minor_to_base_units
 from bauhinia.faults import fault_point
 from bauhinia.ports import Bank, Chain, Clock, ReservesStore
+from bauhinia.services import attester
 from bauhinia.services import reserves as reserves_svc
 
 # the reason of a subscription held because its payer is not the customer's verified bank account (bank_booking)
@@ -35,9 +36,6 @@ mint_batch_credits_max = 512
 subscriptions_per_run_max = 100_000
 redemptions_per_run_max = 5_000
 redemption_warning_before_s = 4 * 3600
-# A chain's block clock may lag the wall clock (an in-process EVM stamps blocks when they are mined); the
-# contract refuses an attestation dated after its latest block, so attestations are dated this much earlier.
-attestation_clock_skew_s = 60
 
 
 class LedgerReader(Protocol):
@@ -76,6 +74,9 @@ class IssuanceContext:
     # business day; none: the same business day
     payout_cutoff: Mapping[Currency, dt_time] = field(default_factory=dict)
     warn_before_s: int = redemption_warning_before_s  # the deadline watcher warns this long before a deadline
+    # services.attester: True (a demo) posts the ledger's reserve to the contract's guard when a mint needs it;
+    # False leaves that to the separate attester and holds a mint its figure does not cover
+    attest_inline: bool = True
     actor: str = "system"
     events: list[str] = field(default_factory=list)  # human log of what happened, for the CLI and demo
 
@@ -537,34 +538,33 @@ def _create_mint_batch(ctx: IssuanceContext, fiat: Currency, ready: list[tuple[A
 
 
 def _ensure_attested(ctx: IssuanceContext, fiat: Currency, chain: Chain, mint_base_units: int, key: str) -> None:
-    """Post the attested reserve to the contract's reserve guard when it does not cover this mint.
+    """Make sure the contract's reserve guard covers this mint (services.attester).
 
-    Freshness and the attestation's date are measured on the chain's own clock (its latest block), never only the
-    wall clock: the contract refuses an attestation dated after the block that carries it, and a dry run is
-    checked against the latest block, so on a chain whose blocks lag (an idle node) a wall-clock date was "in the
-    future" and every mint failed. The date is the earlier of the two clocks; when posting made the chain move on
-    (an idle node mines a block for it), a second posting dates it at the new head."""
+    Inline (`ctx.attest_inline`, a demo): post the ledger's reserve when the guard's figure does not cover the
+    mint. Separate: never post (this process holds no attestor key); a mint it does not cover is refused with
+    `awaiting_attestation`, so its credits wait, held, until the attester posts the bank's figure. Freshness and
+    the date are the chain's own clock (its latest block); when posting made an idle node mine a block, a second
+    posting dates it at the new head."""
     for _ in range(2):
         status = chain.status()
-        wall_s = _now(ctx) // 1_000_000_000 - attestation_clock_skew_s
-        chain_s = status.head_time_s or wall_s
-        fresh = status.attested_at_s and chain_s - status.attested_at_s < status.reserve_max_age_s // 2
-        if fresh and status.attested_reserve_base_units >= status.total_supply_base_units + mint_base_units:
+        if attester.covers(status, _now(ctx), mint_base_units):
             return
-        at_s = max(min(wall_s, chain_s), status.attested_at_s)
+        if not ctx.attest_inline:
+            raise RefusedError(
+                f"awaiting attestation: the reserve guard's figure ({status.attested_reserve_base_units} base units"
+                f"{'' if attester.is_current(status, _now(ctx)) else ', no longer current'}) does not cover "
+                f"{status.total_supply_base_units} outstanding + {mint_base_units} to mint; the reserve attester "
+                "posts the bank's figure", code="awaiting_attestation")
         as_of = from_ns(_now(ctx)).astimezone(HK_TZ).date()
         _outstanding, _in_flight, cash_minor = _liabilities(ctx, fiat)
         pool = rsv.value_pool(fiat.coin, ctx.reserves.list_assets(fiat.coin), ctx.reserves.market_data(as_of))
         reserve_base = minor_to_base_units(pool.reserve_value_minor + cash_minor)
-        digest = hashlib.sha256(json.dumps({"coin": fiat.coin.value, "reserve_base_units": reserve_base,
-                                            "at_s": at_s}, sort_keys=True).encode()).digest()
-        try:
-            chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}")
-        except ConflictError as exc:
-            if exc.code != "chain_tx_dropped":
-                raise
-            # another process of this key took the nonce first (two API workers): nothing was posted; post again
-            chain.attest_reserve(reserve_base, at_s, digest, idempotency_key=f"attest:{key}:{at_s}:again")
+
+        def digest(at_s: int, reserve_base: int = reserve_base) -> bytes:
+            return hashlib.sha256(json.dumps({"coin": fiat.coin.value, "reserve_base_units": reserve_base,
+                                              "at_s": at_s}, sort_keys=True).encode()).digest()
+
+        attester.post_reserve(chain, _now(ctx), reserve_base, digest, f"attest:{key}")
 
 
 def send_mint_batch(ctx: IssuanceContext, batch: Any) -> int:

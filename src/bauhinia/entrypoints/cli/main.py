@@ -72,13 +72,27 @@ def main() -> None:
                 hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)):
             print(f"error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        import pydantic
+
         from bauhinia.config import Settings
 
+        if isinstance(exc, pydantic.ValidationError):  # a BAUHINIA_ setting the environment gives is malformed
+            print(f"error: {settings_problem(exc)}", file=sys.stderr)
+            sys.exit(2)
         if Settings().debug:
             raise
         print(f"error: internal: {type(exc).__name__}: {exc} (set BAUHINIA_DEBUG=1 for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+
+
+def settings_problem(exc: Any) -> str:
+    """One line naming each malformed setting (BAUHINIA_<NAME>) and what it should be."""
+    parts = []
+    for err in exc.errors()[:10]:
+        name = "BAUHINIA_" + "_".join(str(x) for x in err.get("loc", ())).upper()
+        parts.append(f"{name}={str(err.get('input', ''))[:60]!r}: {err.get('msg', 'invalid')}")
+    return "bad setting(s): " + "; ".join(parts)
 
 
 if __name__ == "__main__":

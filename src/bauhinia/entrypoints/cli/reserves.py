@@ -604,6 +604,49 @@ def _write_attestation(data: Any, out: Path) -> None:
                f"disclosure.html to {out}")
 
 
+@app.command("attester")
+def attester_cmd(
+    coin: Annotated[str | None, typer.Option(help="one coin (BHKD or BCNH); default: every coin")] = None,
+    every: Annotated[float, typer.Option(help="seconds between rounds; 0: one round, then exit")] = 0.0,
+    force: Annotated[bool, typer.Option(help="post even when the guard's figure is current and equal")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    actor: Annotated[str, typer.Option(help="set by the CLI: the authenticated operator")] = "",
+) -> None:
+    """The reserve attester: post each coin's reserve figure, from the bank's statement checked against the
+    ledger, to the contract's reserve guard (services/attester.py). Run it as a process of its own, with only the
+    reserve_attestor key's secret, when BAUHINIA_RESERVE_ATTESTER is separate (the default outside a demo); with
+    --every it keeps running. Exits 1 when a round could post nothing for a coin that needs it."""
+    from dataclasses import replace
+
+    from bauhinia.services import attester as svc
+
+    c = _container()
+    actx = replace(c.attester, actor=actor or "reserve-attester")
+    fiats = [_coin(coin).fiat] if coin else None
+    while True:
+        results = ([svc.attest(actx, f, force=force) for f in fiats] if fiats
+                   else svc.attest_all(actx, force=force))
+        failed = [r for r in results if not r.posted and r.figure is None]
+        for r in results:
+            if as_json:
+                typer.echo(json.dumps({"coin": r.coin, "posted": r.posted, "reason": r.reason, "at_s": r.at_s,
+                                       "tx_hash": r.tx_hash,
+                                       "reserve_base_units": r.figure.reserve_base_units if r.figure else None,
+                                       "details": r.details}, default=str))
+            elif r.posted and r.figure:
+                typer.echo(f"{r.coin}: posted {r.figure.reserve_base_units} base units at {r.at_s} "
+                           f"(statement {r.figure.statement} closing {r.figure.statement_closing_on}, bank cash "
+                           f"{r.figure.bank_cash_minor}, ledger cash {r.figure.ledger_cash_minor}, assets "
+                           f"{r.figure.assets_minor} minor; {r.reason}) tx {r.tx_hash}")
+            else:
+                typer.echo(f"{r.coin}: nothing posted: {r.reason}", err=not r.figure)
+        if every <= 0:
+            if failed:
+                raise typer.Exit(1)
+            return
+        time.sleep(every)
+
+
 @app.command("reconcile")
 def reconcile(
     coin: Annotated[str, typer.Option()],
