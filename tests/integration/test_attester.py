@@ -90,8 +90,10 @@ def test_mints_wait_for_the_attester_and_the_figure_is_the_banks(issuer: Issuer)
     # every posting is audited with how the figure was reached
     with issuer.container.engine.connect() as conn:
         rows = conn.execute(text("SELECT actor, details FROM audit_log WHERE action = 'reserve.attested'")).all()
+        refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'mint.batch_refused'")).scalar()
     assert len(rows) == 2 and {r[0] for r in rows} == {"reserve-attester"}
     assert "bank_closing_minor" in str(rows[0][1])
+    assert refused == 0  # waiting for the attester spent no mint attempt (no batch booked and reversed)
 
 
 def test_the_figure_is_never_above_the_ledger(issuer: Issuer) -> None:
