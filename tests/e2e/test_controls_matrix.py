@@ -563,3 +563,32 @@ def test_cli_pause_unpause_unfreeze_and_wipe_need_other_people(cli: Cli, monkeyp
     assert cli.run("approvals", "approve", rid, who="comp2")[0] == 0
     assert container.approvals.get(rid).status.value == "requested"  # a wipe needs two other people
     assert "maker_cannot_approve" in cli.run("approvals", "approve", rid, who="comp1")[2]
+
+
+def test_every_cli_write_is_recorded_with_its_operator(cli: Cli) -> None:
+    """Before: a CLI command recorded "system" (or nothing: account creation, reserve assets, trade parties)
+    however authenticated its operator. Now each state-changing command, allowed or refused, is in the audit log
+    under the operator who ran it, with its arguments (secrets withheld) and how it ended."""
+    from sqlalchemy import text
+
+    assert cli.run("ledger", "create-account", "900001", "--currency", "HKD", "--kind", "asset",
+                   who="treasury1")[0] == 0
+    assert cli.run("reserves", "breaker", "reset", "--coin", "BCNH", "--reason", "restored", who="op1")[0] == 2
+    cli.run("reserves", "breaker", "trip", "--coin", "BHKD", "--reason", "drill", who="op1")
+    rid = _approval_id(cli.run("reserves", "breaker", "reset", "--coin", "BHKD", "--reason", "ok",
+                               who="treasury1")[1])
+    assert cli.run("approvals", "approve", rid, who="treasury1")[0] == 2
+    with cli.engine.connect() as conn:
+        rows = conn.execute(text("SELECT actor, action, details FROM audit_log WHERE action LIKE 'cli.%' "
+                                 "ORDER BY seq")).all()
+    got = [(r[0], r[1], json.loads(r[2])["outcome"]) for r in rows]
+    assert got == [("client:treasury1", "cli.ledger.create-account", "ok"),
+                   ("client:op1", "cli.reserves.breaker", "refused: role_not_allowed"),
+                   ("client:op1", "cli.reserves.breaker", "ok"),
+                   ("client:treasury1", "cli.reserves.breaker", "ok"),
+                   ("client:treasury1", "cli.approvals.approve", "refused: maker_cannot_approve")]
+    assert json.loads(rows[0][2])["arguments"] == {"account_id": 900001, "currency": "HKD", "kind": "asset",
+                                                   "no_overdraft": False, "reference": None}
+    assert "system" not in {r[0] for r in rows}
+    assert _identity._arguments({"client_secret": "s3cr3t", "password_file": "/x"}) == {
+        "client_secret": "(withheld)", "password_file": "(withheld)"}

@@ -197,13 +197,70 @@ def guard(path: str, command: Any) -> None:
     @functools.wraps(callback)
     def run(*args: Any, **kwargs: Any) -> Any:
         actor = authenticate()
-        check(path, actor)
         if has_actor:
             kwargs["actor"] = actor.subject
         token = _CURRENT.set(actor)
+        outcome = "ok"
         try:
+            check(path, actor)  # a refusal is recorded too
             return callback(*args, **kwargs)
+        except BaseException as exc:
+            outcome = _outcome(exc)
+            raise
         finally:
             _CURRENT.reset(token)
+            if cls == WRITE:
+                record_command(path, actor, kwargs, outcome)
 
     command.callback = run
+
+
+_SECRET_NAMES = ("secret", "password", "token", "passphrase", "private", "signature")
+
+
+def _outcome(exc: BaseException) -> str:
+    code = getattr(exc, "exit_code", None)
+    if isinstance(code, int):
+        return "ok" if code == 0 else f"exit {code}"
+    if hasattr(exc, "code") and isinstance(getattr(exc, "code", None), str):
+        return f"refused: {exc.code}"[:120]  # type: ignore[attr-defined]
+    return f"failed: {type(exc).__name__}"
+
+
+def _arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The command's arguments as the audit keeps them: secrets left out, long values cut."""
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if any(word in name.lower() for word in _SECRET_NAMES):
+            out[name] = "(withheld)"
+        elif value is None or isinstance(value, bool | int):
+            out[name] = value
+        elif isinstance(value, list | tuple):
+            out[name] = [str(v)[:200] for v in value[:20]]
+        else:
+            out[name] = str(value)[:200]
+    return out
+
+
+def record_command(path: str, actor: Actor, kwargs: dict[str, Any], outcome: str) -> None:
+    """Record a state-changing command in the hash-chained audit log: who ran it (the operator's subject), its
+    arguments and how it ended, whatever the services below recorded themselves. A failure to record is said on
+    stderr and does not change the command's own outcome (it has already happened)."""
+    import sys
+    import time
+
+    try:
+        from bauhinia.adapters.store import audit
+
+        engine = _engine(_settings())
+        try:
+            with engine.begin() as conn:
+                audit.append(conn, actor=actor.subject[:128], action=f"cli.{path.replace(' ', '.')}"[:128],
+                             subject=f"cli:{path}"[:256], details={"arguments": _arguments(kwargs),
+                                                                   "outcome": outcome},
+                             now_ns=time.time_ns())
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the database itself may be what failed the command
+        print(f"warning: `bauhinia {path}` was not recorded in the audit log: {type(exc).__name__}: {exc}"[:300],
+              file=sys.stderr)
