@@ -218,6 +218,8 @@ class Container:
                 gate_svc.SIGNOFF_KIND: gate_svc.signoff_executor(self.gated_issuance),
                 gate_svc.DISMISSAL_KIND: gate_svc.dismissal_executor(self.gated_issuance),
                 "bank_account_override": lambda params, key: issuance_svc.approve_bank_account_override(
+                    self.issuance, params, key),
+                issuance_svc.PAYER_RELEASE_KIND: lambda params, key: issuance_svc.release_payer_hold(
                     self.issuance, params, key)}
 
     def gated_issuance(self) -> Any:

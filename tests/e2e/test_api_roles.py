@@ -68,6 +68,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/bank-files"): frozenset({OP, T, D}),
     ("GET", "/v1/subscriptions"): ALL,
     ("GET", "/v1/subscriptions/{seq}"): ALL,
+    ("POST", "/v1/subscriptions/{seq}/release-hold"): frozenset({K, D}),
     ("POST", "/v1/mint-runs"): frozenset({OP, T, D}),
     ("POST", "/v1/redemptions"): frozenset({C, OP, D}),
     ("GET", "/v1/redemptions"): ALL,

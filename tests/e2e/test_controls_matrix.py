@@ -66,6 +66,7 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/customers"): "direct",
     ("POST", "/v1/customers/{customer_id}/status"): "direct",
     ("POST", "/v1/customers/{customer_id}/bank-accounts"): "direct",
+    ("POST", "/v1/subscriptions/{seq}/release-hold"): "approval:payer_hold_release",
     ("POST", "/v1/customers/{customer_id}/wallet-challenges"): "direct",
     ("POST", "/v1/customers/{customer_id}/wallets"): "direct",
     ("POST", "/v1/bank-files"): "approval:bank_file_release",
@@ -112,6 +113,7 @@ CLI_HIGH_RISK: dict[str, str] = {
     "chain unpause": "pause",
     "chain unfreeze": "unfreeze",
     "chain wipe": "wipe",
+    "issuance release-hold": "payer_hold_release",
 }
 CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "compliance freeze approve",
               "compliance freeze reject"}

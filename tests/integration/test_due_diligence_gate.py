@@ -217,3 +217,52 @@ def test_a_deposit_is_minted_only_from_the_customers_verified_account(issuer: Is
     # reading the same file again (the statement repeats the entries) opens nothing more
     bank_booking.ingest_bank_files(ctx)
     assert len([a for a, _ in gate.store.list_alerts() if a.subject == "kln"]) == 3
+
+
+def test_a_payer_held_deposit_is_released_only_by_a_second_officer_and_still_needs_its_mint_approval(
+        issuer: Issuer) -> None:
+    """Before: a deposit the payer check held could never be minted, whatever its case review found. Now a second
+    compliance officer releases it; the release is not a mint approval (a large one still needs treasury's)."""
+    from bauhinia.domain.errors import ConflictError
+
+    ctx, approvals = issuer.ctx, issuer.container.approvals
+    kln = issuer.add_holder("kln", "Kowloon Importers Ltd", "024-888-300400-101")
+    issuer.fund_gas(kln)
+    ref = f"SUBSCRIPTION {kln.deposit_reference}"
+    issuer.drop_notification([
+        SimEntry(1_000_00, True, "IN-OWN", ref, "Kowloon Importers Ltd", "024-888-300400-101"),
+        SimEntry(3_000_00, True, "IN-ACC", ref, "Kowloon Importers Ltd", "999-000-2"),  # own name, other account
+        SimEntry(1_500_000_00, True, "IN-BIG", ref, "Kowloon Importers Ltd", "999-000-2"),  # above the mint policy
+    ], datetime.now(UTC))
+    bank_booking.ingest_bank_files(ctx)
+    subs = {s.amount_minor: s for s in ctx.store.subscriptions()}
+    small, big = subs[3_000_00], subs[1_500_000_00]
+    assert small.status == big.status == "held"
+    with pytest.raises(ConflictError) as exc:  # only a payer hold is released this way
+        svc.request_payer_hold_release(ctx, subs[1_000_00].seq, "reviewed", maker="officer-a")
+    assert exc.value.code == "not_payer_held"
+
+    release = svc.request_payer_hold_release(ctx, small.seq, "the customer's second account at its bank",
+                                             maker="officer-a", case_id="case-1")
+    svc.run_subscriptions(ctx, Currency.CNH)
+    assert ctx.store.subscription(small.seq).status == "held"  # nothing until a second officer approves
+    with pytest.raises(ForbiddenError):
+        approvals.approve(release, actor="officer-a", roles=["compliance"])
+    with pytest.raises(ForbiddenError):
+        approvals.approve(release, actor="treasurer", roles=["treasury"])
+    approvals.approve(release, actor="officer-b", roles=["compliance"])
+    svc.run_subscriptions(ctx, Currency.CNH)
+    assert ctx.store.subscription(small.seq).status in ("minting", "minted")
+    with pytest.raises(ConflictError):
+        svc.request_payer_hold_release(ctx, small.seq, "again", maker="officer-a")
+
+    big_release = svc.request_payer_hold_release(ctx, big.seq, "same account, reviewed", maker="officer-a")
+    approvals.approve(big_release, actor="officer-b", roles=["compliance"])
+    svc.run_subscriptions(ctx, Currency.CNH)
+    held = ctx.store.subscription(big.seq)
+    assert held.status == "held" and held.reason.startswith("awaiting a second approver"), held
+    mint = [r for r in pending(issuer, "mint") if r.params["subscription"] == big.seq]
+    assert len(mint) == 1
+    approvals.approve(mint[0].id, actor="treasurer", roles=["treasury"])
+    svc.run_subscriptions(ctx, Currency.CNH)
+    assert ctx.store.subscription(big.seq).status in ("minting", "minted")

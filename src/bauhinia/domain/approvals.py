@@ -99,6 +99,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="dismiss a strong screening hit as a false positive (a second compliance officer)"),
     Policy("bank_account_override", frozenset({"compliance", "admin"}),
            description="accept a bank account whose holder name is not the customer's legal name"),
+    Policy("payer_hold_release", frozenset({"compliance", "admin"}),
+           description="mint a deposit the payer check held, after its case review (a second compliance officer)"),
 )
 
 

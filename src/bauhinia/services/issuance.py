@@ -334,7 +334,7 @@ def run_subscriptions(ctx: IssuanceContext, fiat: Currency, max_batches: int = 2
             elif ctx.compliance is not None and (reason := ctx.compliance.mint_problem(
                     c, wallet, s.seq, s.amount_minor, fiat, travel)):
                 pass  # CDD status, HK$8,000 identity rule, wallet screening, travel-rule payload
-            elif _needs_approval(ctx, s) and not s.approved_by:
+            elif _needs_approval(ctx, s) and not _mint_approved(s):
                 reason = f"awaiting a second approver (mint above the policy threshold): {_request_approval(ctx, s)}"
             else:
                 if wallet not in frozen:
@@ -460,6 +460,53 @@ def approve_large_mint(ctx: IssuanceContext, subscription_seq: int, approval_key
         uow.update_subscriptions([subscription_seq], approved_by=approval_key[:120])
         uow.audit(ctx.actor, "mint.approved", f"subscription:{subscription_seq}", {"approval": approval_key})
     return {"subscription": subscription_seq, "approved": True}
+
+
+PAYER_RELEASE_KIND = "payer_hold_release"
+PAYER_RELEASED_PREFIX = "payer-release:"  # approved_by of a subscription whose payer hold a second officer lifted
+
+
+def _mint_approved(s: Any) -> bool:
+    """Has a checker approved this (large) mint? A lifted payer hold is not a mint approval."""
+    return bool(s.approved_by) and not str(s.approved_by).startswith(PAYER_RELEASED_PREFIX)
+
+
+def request_payer_hold_release(ctx: IssuanceContext, subscription_seq: int, reason: str, *, maker: str,
+                               case_id: str | None = None) -> str:
+    """Ask a second compliance officer (approval `payer_hold_release`) to let a subscription held by the payer
+    check be minted, after its case review found the payment is the customer's own (e.g. paid from an account of
+    the customer's not yet verified); returns the approval id. Nothing changes until it is approved."""
+    if ctx.approvals is None:
+        raise ValidationError("a release needs the approvals service", code="approvals_not_wired")
+    if len(reason.strip()) < 3:
+        raise ValidationError("a release needs the case review's reason", code="reason_required")
+    s = ctx.store.subscription(subscription_seq)
+    if s.status != "held" or not (s.reason or "").startswith(PAYER_HOLD_PREFIX):
+        raise ConflictError(f"subscription {subscription_seq} is {s.status} ({(s.reason or '')[:80]}), not held by "
+                            "the payer check", code="not_payer_held")
+    if s.approved_by:
+        raise ConflictError(f"subscription {subscription_seq}'s payer hold is already released",
+                            code="already_released")
+    sub = ctx.approvals.submit(PAYER_RELEASE_KIND, {
+        "subscription": s.seq, "customer_id": s.customer_id, "fiat": s.fiat, "amount_minor": int(s.amount_minor),
+        "hold": str(s.reason)[:300], "reason": reason.strip()[:500], "case": (case_id or "")[:64]}, maker=maker)
+    return str(sub.request.id) if sub.request is not None else "executed"
+
+
+def release_payer_hold(ctx: IssuanceContext, params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The executor of an approved `payer_hold_release`: the next mint run takes the subscription through every
+    other check (CDD, screening, wallet, coverage, the large-mint approval) as usual."""
+    seq = int(params["subscription"])
+    with ctx.store.unit_of_work(_now(ctx)) as uow:
+        still = uow.subscriptions_still([seq], ("held",))
+        s = ctx.store.subscription(seq)
+        if seq not in still or not (s.reason or "").startswith(PAYER_HOLD_PREFIX):
+            raise ConflictError(f"subscription {seq} is {s.status}, no longer held by the payer check",
+                                code="not_payer_held")
+        uow.update_subscriptions([seq], approved_by=(PAYER_RELEASED_PREFIX + key)[:120])
+        uow.audit(ctx.actor, "subscription.payer_hold_released", f"subscription:{seq}",
+                  {"approval": key, "reason": params.get("reason"), "case": params.get("case")})
+    return {"subscription": seq, "released": True}
 
 
 def _gate_mint(ctx: IssuanceContext, fiat: Currency, mint_base_units: int) -> None:

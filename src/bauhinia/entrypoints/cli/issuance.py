@@ -177,6 +177,20 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(help="camt.054/cam
         raise typer.Exit(1)
 
 
+@app.command("release-hold")
+def release_hold(subscription: Annotated[int, typer.Argument(help="the held subscription's number")],
+                 reason: Annotated[str, typer.Option(help="what the case review found (the payer is the "
+                                                          "customer's own account, ...)")],
+                 case: Annotated[str | None, typer.Option(help="the case that reviewed it")] = None) -> None:
+    """Ask a second compliance officer to let a deposit the payer check held be minted (approval
+    payer_hold_release); the next mint run then takes it through every other check."""
+    from bauhinia.services import issuance as svc
+
+    ctx = _ctx()
+    approval = svc.request_payer_hold_release(ctx, subscription, reason, maker=ctx.actor, case_id=case)
+    console.print(f"subscription {subscription}: release awaits a second compliance officer: approval {approval}")
+
+
 @app.command("subscriptions")
 def subscriptions(status: Annotated[str | None, typer.Option()] = None,
                   limit: Annotated[int, typer.Option()] = 100) -> None:

@@ -283,6 +283,22 @@ def get_subscription(seq: Seq, container: ContainerDep,
     return _sub_public(s)
 
 
+class HoldReleaseRequest(BaseModel):
+    reason: Text = Field(min_length=3, max_length=500, description="what the case review found")
+    case: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+
+
+@router.post("/subscriptions/{seq}/release-hold", status_code=status.HTTP_202_ACCEPTED)
+def release_hold(seq: Seq, body: HoldReleaseRequest, container: ContainerDep,
+                 principal: Annotated[Principal, Depends(require(COMPLIANCE, ADMIN, scope="issuance:write"))]
+                 ) -> dict[str, Any]:
+    """Ask a second compliance officer to let a deposit the payer check held be minted (approval
+    `payer_hold_release`, 202); 409 when the subscription is not held by the payer check."""
+    approval = svc.request_payer_hold_release(container.issuance, seq, body.reason, maker=principal.subject,
+                                              case_id=body.case)
+    return {"subscription": seq, "approval": approval}
+
+
 class RunRequest(BaseModel):
     currency: FiatCode
 
