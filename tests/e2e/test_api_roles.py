@@ -28,6 +28,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/approvals/{approval_id}/approve"): frozenset({OP, T, K, D}),
     ("POST", "/v1/approvals/{approval_id}/reject"): frozenset({OP, T, K, D}),
     ("POST", "/v1/approvals/{approval_id}/execute"): frozenset({OP, T, K, D}),
+    ("POST", "/v1/approvals/{approval_id}/resubmit"): frozenset({OP, T, K, D}),
     ("GET", "/v1/audit/verify"): frozenset({A, D}),
     ("GET", "/v1/audit/entries"): frozenset({A, K, D}),
     ("GET", "/v1/chain/status/{coin}"): STAFF,

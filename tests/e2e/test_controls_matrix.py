@@ -53,6 +53,7 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/approvals/{approval_id}/approve"): "decide",
     ("POST", "/v1/approvals/{approval_id}/reject"): "decide",
     ("POST", "/v1/approvals/{approval_id}/execute"): "decide",
+    ("POST", "/v1/approvals/{approval_id}/resubmit"): "decide",  # the same approval again, the asker its maker
     ("POST", "/v1/chain/{coin}/controls"): "approval:pause|unfreeze|wipe",
     ("POST", "/v1/events/webhook-dead-letters/{dead_letter_id}/replay"): "direct",
     ("POST", "/v1/ledger/accounts"): "direct",
@@ -115,7 +116,8 @@ CLI_HIGH_RISK: dict[str, str] = {
     "chain wipe": "wipe",
     "issuance release-hold": "payer_hold_release",
 }
-CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "compliance freeze approve",
+CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "approvals resubmit",
+              "compliance freeze approve",
               "compliance freeze reject"}
 
 
@@ -160,6 +162,9 @@ def test_every_state_changing_cli_command_for_every_role(monkeypatch: pytest.Mon
     as the API's for the same work) or stopped with `role_not_allowed` before it runs. Auditors and customers
     change nothing from the CLI."""
     checked = 0
+    recorded: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(_identity, "record_command",
+                        lambda path, actor, kwargs, outcome: recorded.append((path, actor.subject, outcome)))
     for path, command in _cli_commands().items():
         if _identity.CLASSES[path] != _identity.WRITE:
             continue
@@ -174,8 +179,9 @@ def test_every_state_changing_cli_command_for_every_role(monkeypatch: pytest.Mon
             with pytest.raises(ForbiddenError) as exc:
                 command.callback(**{p.name: None for p in command.params})
             assert exc.value.code == "role_not_allowed", path
+            assert recorded[-1] == (path, actor.subject, "refused: role_not_allowed")  # in the audit log too
             checked += 1
-    assert checked > 200
+    assert checked > 200 and len(recorded) == checked
 
 
 def test_operator_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

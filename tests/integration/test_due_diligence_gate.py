@@ -266,3 +266,43 @@ def test_a_payer_held_deposit_is_released_only_by_a_second_officer_and_still_nee
     approvals.approve(mint[0].id, actor="treasurer", roles=["treasury"])
     svc.run_subscriptions(ctx, Currency.CNH)
     assert ctx.store.subscription(big.seq).status in ("minting", "minted")
+
+
+def test_an_expired_sign_off_is_resubmitted_and_the_asker_cannot_approve_it(issuer: Issuer) -> None:
+    """Before: a high-risk customer's sign-off that nobody decided within its day left the customer held for good,
+    with no way to ask again. Now an officer resubmits it (and becomes its maker); another officer approves."""
+    from bauhinia.domain.errors import ConflictError
+
+    ctx, approvals = issuer.ctx, issuer.container.approvals
+    pep = cdd.Customer("pep", "p1", (cdd.NaturalPerson("p1", ("HO Ka Wai",), nationality="HK", pep=True,
+                                                       pep_role="legislator"),), identity_verified=True)
+    gate_svc.onboard_with_due_diligence(ctx, pep, today=TODAY, actor="officer-a")
+    [first] = pending(issuer, "cdd_high_risk_acceptance")
+    with pytest.raises(ConflictError) as exc:  # still open: nothing to resubmit
+        approvals.resubmit(first.id, maker="officer-c", roles=["compliance"])
+    assert exc.value.code == "not_expired"
+
+    real = approvals.clock
+
+    class DayLater:
+        def now_ns(self) -> int:
+            return int(real.now_ns()) + 25 * 3600 * 1_000_000_000
+
+    approvals.clock = DayLater()
+    with pytest.raises(ConflictError):  # too late to approve the first one
+        approvals.approve(first.id, actor="senior-b", roles=["compliance"])
+    assert approvals.get(first.id).status == "expired"
+    assert ctx.store.customer("pep").status is iss.CustomerStatus.ONBOARDING
+    with pytest.raises(ForbiddenError):  # only someone who could decide it may ask again
+        approvals.resubmit(first.id, maker="dealer", roles=["operator"])
+    again = approvals.resubmit(first.id, maker="officer-c", roles=["compliance"])
+    assert again.id != first.id and again.maker == "officer-c" and again.params["maker"] == "officer-c"
+    assert again.params["customer_id"] == "pep" and again.status == "requested"
+    with pytest.raises(ConflictError) as exc:  # one open request per operation
+        approvals.resubmit(first.id, maker="officer-d", roles=["compliance"])
+    assert exc.value.code == "already_open"
+    with pytest.raises(ForbiddenError):  # the one who asked again cannot approve it
+        approvals.approve(again.id, actor="officer-c", roles=["compliance"])
+    done = approvals.approve(again.id, actor="senior-b", roles=["compliance"])
+    assert done.status == "executed" and done.result["signed_by"] == "senior-b"
+    assert ctx.store.customer("pep").status is iss.CustomerStatus.CLEARED

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bauhinia.domain import approvals as apv
-from bauhinia.domain.errors import BauhiniaError, ConflictError, NotFoundError, ValidationError
+from bauhinia.domain.errors import BauhiniaError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from bauhinia.ports import ApprovalsStore, ApprovalsUnit, Clock
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,38 @@ class ApprovalService:
             uow.save(done)
             self._record(uow, done, actor, "executed", done_ns)
         return done
+
+    def resubmit(self, request_id: str, *, maker: str, roles: Iterable[str]) -> apv.ApprovalRequest:
+        """Open the same operation again after its request expired undecided (a high-risk customer's sign-off or a
+        dismissal nobody reached in time): a new request with the same parameters whose maker is the person who
+        asks again, so that person cannot approve it. Only someone holding one of the policy's approver roles may
+        ask; only an expired request is resubmitted (a rejected one was decided), and only when no request for the
+        same operation is still open."""
+        now_ns = self.clock.now_ns()
+        self._expire_one(request_id, now_ns)
+        old = self.get(request_id)
+        policy = self._policy(old.kind)
+        if not set(roles) & policy.approver_roles:
+            raise ForbiddenError(f"resubmitting {old.kind} needs one of the roles "
+                                 f"{', '.join(sorted(policy.approver_roles))}", code="role_not_allowed")
+        if old.status != apv.ApprovalStatus.EXPIRED:
+            raise ConflictError(f"approval {request_id} is {old.status.value}: only an expired request is "
+                                "resubmitted", code="not_expired")
+        params = dict(old.params)
+        if "maker" in params:
+            params["maker"] = maker  # the executor's own record of who asked (e.g. a sign-off's maker)
+        same = {k: v for k, v in params.items() if k != "maker"}
+        for open_ in self.list(status="requested", limit=EXPIRE_BATCH_MAX):
+            if open_.kind == old.kind and {k: v for k, v in open_.params.items() if k != "maker"} == same:
+                raise ConflictError(f"approval {open_.id} for the same {old.kind} is still open",
+                                    code="already_open")
+        request = apv.new_request(self._new_id(now_ns), policy, params, maker, now_ns)
+        with self.store.transaction() as uow:
+            uow.add(request)
+            self._record(uow, request, maker, "requested", now_ns)
+            uow.audit(actor=maker, action="approval.resubmitted", subject=f"approval:{request.id}",
+                      details={"kind": old.kind, "expired": old.id}, now_ns=now_ns)
+        return request
 
     def expire_due(self, limit: int = 100) -> int:
         """Close requests nobody decided in time (bounded); returns how many."""

@@ -105,6 +105,13 @@ def reject(approvals: Any, approval_id: str, actor: Actor, reason: str) -> apv.A
     return result
 
 
+def resubmit(approvals: Any, approval_id: str, actor: Actor) -> apv.ApprovalRequest:
+    """Ask again for an operation whose request expired undecided; the asker becomes its maker."""
+    require_role(actor, CHECKERS, "resubmitting an approval")
+    result: apv.ApprovalRequest = approvals.resubmit(approval_id, maker=actor.subject, roles=actor.roles)
+    return result
+
+
 def execute(approvals: Any, approval_id: str, actor: Actor) -> apv.ApprovalRequest:
     """Run an approved request whose execution failed before (still once); an approver role of its policy."""
     request = approvals.get(approval_id)

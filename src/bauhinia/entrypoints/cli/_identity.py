@@ -33,7 +33,7 @@ CLASSES: dict[str, str] = {
     "jobs status": READ, "jobs run": WRITE,
     "api create-client": SELF, "api create-key": WRITE,
     "approvals list": READ, "approvals show": READ, "approvals approve": WRITE, "approvals reject": WRITE,
-    "approvals execute": WRITE,
+    "approvals execute": WRITE, "approvals resubmit": WRITE,
     "audit verify": READ, "audit export": READ, "audit verify-export": READ,
     "bank parse": READ, "bank calendar": READ, "bank deadline": READ,
     "chain deploy": WRITE, "chain status": READ, "chain pause": WRITE, "chain unpause": WRITE,
@@ -81,7 +81,7 @@ _OFFICERS = frozenset({K, D})
 ROLES_FOR: dict[str, frozenset[str]] = {
     "api create-key": frozenset({D}),
     "approvals approve": frozenset({OP, T, K, D}), "approvals reject": frozenset({OP, T, K, D}),
-    "approvals execute": frozenset({OP, T, K, D}),
+    "approvals execute": frozenset({OP, T, K, D}), "approvals resubmit": frozenset({OP, T, K, D}),
     "chain deploy": frozenset({D}),
     "chain pause": frozenset({OP, K, D}), "chain unpause": frozenset({OP, K, D}),
     "chain unfreeze": _OFFICERS, "chain wipe": _OFFICERS,

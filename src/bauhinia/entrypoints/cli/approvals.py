@@ -76,3 +76,13 @@ def execute(approval_id: Annotated[str, typer.Argument()]) -> None:
     from bauhinia.services import controls
 
     typer.echo(_line(controls.execute(_container().approvals, approval_id, _identity.current())))
+
+
+@app.command("resubmit")
+def resubmit(approval_id: Annotated[str, typer.Argument()]) -> None:
+    """Open again an operation whose request expired undecided (e.g. a high-risk customer's sign-off); you become
+    its maker, so another person approves it."""
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    typer.echo(_line(controls.resubmit(_container().approvals, approval_id, _identity.current())))

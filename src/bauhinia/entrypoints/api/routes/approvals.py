@@ -109,3 +109,13 @@ def execute(
 ) -> ApprovalPublic:
     """Run an approved request whose execution failed (e.g. a rule refused it then); it still runs only once."""
     return approval_public(controls.execute(container.approvals, approval_id, principal.actor))
+
+
+@router.post("/{approval_id}/resubmit", response_model=ApprovalPublic, status_code=201)
+def resubmit(
+    approval_id: ApprovalId, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(*CHECKERS, scope="approvals:decide"))],
+) -> ApprovalPublic:
+    """Open again an operation whose request expired undecided; the caller is the new request's maker (409 when
+    the request did not expire or the same operation is already open)."""
+    return approval_public(controls.resubmit(container.approvals, approval_id, principal.actor))
