@@ -995,7 +995,8 @@ def check_paid_burns(ctx: IssuanceContext, fiat: Currency, limit: int = 5_000) -
 
 def run_payouts(ctx: IssuanceContext, fiat: Currency) -> list[str]:
     """Put every burned redemption whose burn is final into a payout batch (committed first), then write its
-    pain.001 file. A burn not yet deep enough waits for a later run."""
+    payout file (the rail's message: pain.001 by default, pacs.008 where BAUHINIA_PAYOUT_MESSAGES says so). A burn
+    not yet deep enough waits for a later run."""
     burned = ctx.store.redemptions(fiat, ["burned"], limit=redemptions_per_run_max)
     ready = _gate_payouts(ctx, fiat, burned).ready if burned else []
     files: list[str] = []
@@ -1034,7 +1035,8 @@ def payout_execution_date(ctx: IssuanceContext, fiat: Currency, now_ns: int) -> 
 
 
 def write_payout_file(ctx: IssuanceContext, batch: Any) -> str:
-    """Write (or re-write identically after a crash) the pain.001 of a committed payout batch."""
+    """Write (or re-write identically after a crash) the payout file (pain.001 or pacs.008) of a committed payout
+    batch."""
     fiat = Currency(batch.fiat)
     accounts = {(a.customer_id, a.account): a for a in ctx.store.bank_accounts()}
     payouts = []

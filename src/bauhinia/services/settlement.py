@@ -581,8 +581,8 @@ def trade_payout_batch(invoice: st.TradeInvoice, *, debtor: Party, creditor: Par
 
 def link_trade_redemption(deps: SettlementDeps, invoice_id: str, redemption_key: str, party_id: str) -> None:
     """Record that the redemption under `redemption_key` (its idempotency key) turns a released invoice's coins
-    into fiat for the exporter `party_id`: its payout then carries the invoice number in the pain.001's
-    remittance information. Call before the redemption is paid out."""
+    into fiat for the exporter `party_id`: its payout then carries the invoice number in the payout file's
+    remittance information (pain.001 or pacs.008). Call before the redemption is paid out."""
     invoice = _invoice(deps, invoice_id)
     if invoice.state is not st.InvoiceState.RELEASED:
         raise ConflictError(f"invoice {invoice_id} is {invoice.state}; only a released invoice's proceeds are "
