@@ -265,7 +265,14 @@ class Container:
 
         return ComplianceGate(store=self.compliance, screener=cast(Any, _LazyScreener(self)),
                               travel_rule=_travel_rule_payload, approvals=self.approvals,
-                              institution={"name": self.settings.issuer_name, "country": "HK"})
+                              institution={"name": self.settings.issuer_name, "country": "HK"}, fx=self.fx)
+
+    @cached_property
+    def fx(self) -> Any:
+        """The one FX rate source (services.fx): the reserves store's loaded rates, with a staleness limit."""
+        from bauhinia.services.fx import FxSource
+
+        return FxSource(self.reserves, self.clock, max_age_days=self.settings.fx_rate_max_age_days)
 
     @cached_property
     def screener(self) -> Any:

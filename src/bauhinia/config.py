@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     reserve_attester: Literal["", "inline", "separate"] = ""
     # The attester refuses a bank statement that closes more than this many Hong Kong business days ago.
     attester_statement_max_business_days: int = 2
+    # FX (services/fx.py): a loaded rate older than this many days is not used; the rules that convert then fall
+    # back to a rate above any recent one (HK$1.10 per CNH), so a threshold applies early, never late.
+    fx_rate_max_age_days: int = 5
     # Dev nodes only: pay the role keys' gas from the node's first unlocked account when deploying.
     chain_dev_funding: bool = False
     # scrypt cost of new role keystores; 0 = eth-account's strong default (tests lower it to stay fast).

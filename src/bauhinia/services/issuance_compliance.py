@@ -42,6 +42,7 @@ from bauhinia.domain.errors import ForbiddenError, NotFoundError, RefusedError, 
 from bauhinia.domain.money import Currency
 from bauhinia.ports import Chain, ComplianceStore, Screener
 from bauhinia.services import compliance as cmp_svc
+from bauhinia.services.fx import hkd_per_cnh_fallback_micro
 
 # (originator, beneficiary, amount in HKD minor units, issuer as VASP, issuer side) -> validated IVMS101 payload
 TravelRuleBuilder = Callable[[Mapping[str, Any], Mapping[str, Any], int, Mapping[str, Any], str], dict[str, Any]]
@@ -85,9 +86,9 @@ class ComplianceGate:
     travel_rule: TravelRuleBuilder
     approvals: Any = None  # services.approvals.ApprovalService (freeze requests go through it)
     institution: Mapping[str, str] = field(default_factory=lambda: {"name": "Bauhinia Issuer Ltd", "country": "HK"})
-    # HKD per CNH in parts per million for the HK$8,000 thresholds; set above the market rate so rounding never
-    # lets a transfer slip under a threshold.
-    hkd_per_cnh_ppm: int = 1_100_000
+    # services.fx.FxSource: the HKD value of a CNH amount for the HK$8,000 thresholds (the loaded published rate
+    # plus a margin, or a fallback above any recent rate); None: the fallback rate alone.
+    fx: Any = None
     actor: str = SYSTEM_ACTOR
 
     # --- amounts -----------------------------------------------------------------------------------------------
@@ -95,7 +96,9 @@ class ComplianceGate:
     def hkd_minor(self, amount_minor: int, fiat: Currency) -> int:
         if fiat is Currency.HKD:
             return amount_minor
-        return -(-amount_minor * self.hkd_per_cnh_ppm // 1_000_000)
+        if self.fx is not None:
+            return int(self.fx.hkd_minor_for_threshold(amount_minor, fiat))
+        return -(-amount_minor * hkd_per_cnh_fallback_micro // 1_000_000)
 
     # --- wallets -----------------------------------------------------------------------------------------------
 

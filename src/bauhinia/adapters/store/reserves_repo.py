@@ -184,6 +184,17 @@ class ReservesRepository:
                 )
         return len(rates_micro)
 
+    def fx_rate(self, source: Currency, target: Currency, as_of: date) -> tuple[int, date] | None:
+        """The latest rate of `source` -> `target` on or before `as_of`, with the day it is for."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(t.fx_rates.c.rate_micro, t.fx_rates.c.as_of)
+                .where(t.fx_rates.c.from_currency == source.value, t.fx_rates.c.to_currency == target.value,
+                       t.fx_rates.c.as_of <= as_of)
+                .order_by(t.fx_rates.c.as_of.desc()).limit(1)
+            ).first()
+        return None if row is None else (int(row.rate_micro), row.as_of)
+
     def market_data(self, as_of: date) -> rsv.MarketData:
         """Latest price / FX rate on or before `as_of`; accrued interest of exactly `as_of`."""
         with self._tx() as conn:

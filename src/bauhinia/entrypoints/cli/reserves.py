@@ -235,6 +235,31 @@ def load_market_data(
     typer.echo(f"loaded {count} rows for {as_of}")
 
 
+@app.command("load-fx")
+def load_fx(
+    file: Annotated[Path, typer.Argument(help="the publisher's file: ECB eurofxref XML, or CSV date,from,to,rate")],
+    file_format: Annotated[str, typer.Option("--format", help="ecb or csv")] = "ecb",
+) -> None:
+    """Load published FX reference rates (every day the file holds): the one source the reserve valuation and
+    the HK$8,000 thresholds convert with (services/fx.py)."""
+    from bauhinia.adapters import fx_rates
+
+    if file_format not in ("ecb", "csv"):
+        raise ValidationError("--format is ecb or csv", code="bad_format")
+    if not file.is_file():
+        raise ValidationError(f"no such file: {file}", code="file_not_found")
+    data = file.read_bytes()
+    days = fx_rates.parse_ecb(data) if file_format == "ecb" else fx_rates.parse_csv(data)
+    repo = _repo()
+    for day in sorted(days):
+        repo.put_fx_rates(day, days[day])
+    last = max(days)
+    shown = ", ".join(f"{a.value}/{b.value} {r / 1_000_000:.6f}" for (a, b), r in sorted(
+        days[last].items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)))
+    typer.echo(f"loaded {sum(len(v) for v in days.values())} rate(s) for {len(days)} day(s) "
+               f"({min(days)} to {last}); {last}: {shown}")
+
+
 @app.command("coverage")
 def coverage(
     coin: Annotated[str, typer.Option()],
