@@ -29,6 +29,8 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/approvals/{approval_id}/reject"): frozenset({OP, T, K, D}),
     ("POST", "/v1/approvals/{approval_id}/execute"): frozenset({OP, T, K, D}),
     ("POST", "/v1/approvals/{approval_id}/resubmit"): frozenset({OP, T, K, D}),
+    ("GET", "/v1/approval-policies"): STAFF,
+    ("POST", "/v1/approval-policies/{kind}"): frozenset({D}),
     ("GET", "/v1/audit/verify"): frozenset({A, D}),
     ("GET", "/v1/audit/entries"): frozenset({A, K, D}),
     ("GET", "/v1/chain/status/{coin}"): STAFF,
@@ -124,7 +126,7 @@ PATH_VALUES = {"client_id": "customer2", "approval_id": "apr_missing", "coin": "
                "account_id": "1", "transfer_id": "1", "customer_id": "c1", "seq": "1",
                "case_id": "CASE-000001", "request_id": "FRZ-missing",
                "invoice_id": "INV-missing", "quote_id": "Q-missing", "period": "2026-01",
-               "incident_id": "missing"}
+               "incident_id": "missing", "kind": "mint"}
 
 
 @pytest.fixture()

@@ -101,7 +101,52 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="accept a bank account whose holder name is not the customer's legal name"),
     Policy("payer_hold_release", frozenset({"compliance", "admin"}),
            description="mint a deposit the payer check held, after its case review (a second compliance officer)"),
+    Policy("policy_change", frozenset({"admin"}), approvals_required=2,
+           description="change an approval policy: who approves, how many, above what amount, for how long"),
 )
+
+POLICY_CHANGE = "policy_change"
+APPROVER_ROLES_ALLOWED = frozenset({"operator", "treasury", "compliance", "admin"})
+POLICY_TTL_S_MIN = 3600  # a request open for less than an hour is one nobody can reach in time
+CHANGEABLE = ("approver_roles", "approvals_required", "ttl_s", "threshold")
+
+
+def changed_policy(base: Policy, changes: Mapping[str, Any]) -> Policy:
+    """`base` with `changes` applied (approver_roles, approvals_required, ttl_s, threshold), refusing any change
+    that would let one person through: no policy loses its approval (at least one approver, never the maker),
+    approvers are staff who decide (never a customer or an auditor), a request stays open at least an hour, a
+    threshold is set only on a policy that has one, and the policy of policy changes itself is not changed here.
+    ValidationError (one line) naming what is refused."""
+    if base.kind == POLICY_CHANGE:
+        raise ValidationError("the policy of policy changes is not changed through itself", code="policy_locked")
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown:
+        raise ValidationError(f"unknown policy field(s) {', '.join(unknown)}; changeable: {', '.join(CHANGEABLE)}",
+                              code="bad_policy_change")
+    if not changes:
+        raise ValidationError("a policy change changes something", code="bad_policy_change")
+    fields: dict[str, Any] = {}
+    if "approver_roles" in changes:
+        roles = frozenset(str(r) for r in changes["approver_roles"])
+        if not roles or not roles <= APPROVER_ROLES_ALLOWED:
+            raise ValidationError(f"approver roles are one or more of {', '.join(sorted(APPROVER_ROLES_ALLOWED))}",
+                                  code="bad_policy_change")
+        fields["approver_roles"] = roles
+    for name, low, high in (("approvals_required", 1, APPROVALS_REQUIRED_MAX), ("ttl_s", POLICY_TTL_S_MIN, TTL_S_MAX)):
+        if name in changes:
+            value = changes[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValidationError(f"{name} must be an integer {low}..{high}", code="bad_policy_change")
+            fields[name] = value
+    if "threshold" in changes:
+        value = changes["threshold"]
+        if base.threshold_param is None:
+            raise ValidationError(f"{base.kind} always needs approval: it has no threshold to change",
+                                  code="bad_policy_change")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**15:
+            raise ValidationError("threshold must be an integer 0..10^15 (minor units)", code="bad_policy_change")
+        fields["threshold"] = value
+    return replace(base, **fields)
 
 
 @dataclass(frozen=True, slots=True)

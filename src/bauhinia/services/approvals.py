@@ -11,6 +11,7 @@ the same transaction as the state change.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 # An executor gets the operation's parameters and an idempotency key; it returns a JSON-able result.
 Executor = Callable[[Mapping[str, Any], str], Mapping[str, Any] | None]
 EXPIRE_BATCH_MAX = 1_000
+POLICY_REFRESH_S = 5.0  # how stale a process's view of changed policies may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,67 @@ class ApprovalService:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.policies: dict[str, apv.Policy] = {p.kind: p for p in policies}
+        self.base_policies: dict[str, apv.Policy] = {p.kind: p for p in policies}
         self.executors: dict[str, Executor] = {}
         self._new_id = new_id or (lambda now_ns: f"apr_{now_ns:020d}_{uuid.uuid4().hex[:10]}")
+        self._effective: dict[str, apv.Policy] = dict(self.base_policies)
+        self._read_at = float("-inf")
+        self.register_executor(apv.POLICY_CHANGE, self._change_policy)
+
+    @property
+    def policies(self) -> dict[str, apv.Policy]:
+        """The policies in force: the code's, with the changes approved policy changes made (read from the store
+        at most every POLICY_REFRESH_S, so every process follows a change within seconds)."""
+        now = time.monotonic()
+        if now - self._read_at >= POLICY_REFRESH_S:
+            read = getattr(self.store, "policy_overrides", None)
+            overrides = read() if read is not None else {}
+            effective = dict(self.base_policies)
+            for kind, fields in overrides.items():
+                if kind in effective:
+                    effective[kind] = apv.changed_policy(effective[kind], fields)
+            self._effective, self._read_at = effective, now
+        return self._effective
+
+    def request_policy_change(self, kind: str, changes: Mapping[str, Any], reason: str, *,
+                              maker: str) -> Submission:
+        """Open a `policy_change` (two admins by default) to change who approves `kind`, how many must, above
+        what amount or for how long a request stays open. Refused at once when the change would let one person
+        through (domain.approvals.changed_policy)."""
+        base = self.base_policies.get(kind)
+        if base is None:
+            raise NotFoundError(f"no approval policy {kind!r}", code="policy_not_found")
+        if apv.POLICY_CHANGE not in self.base_policies:  # never run a policy change without its own approval
+            raise ConflictError("no policy_change policy is configured", code="policy_missing")
+        fields = dict(changes)
+        if "approver_roles" in fields:
+            fields["approver_roles"] = sorted(str(r) for r in fields["approver_roles"])
+        apv.changed_policy(self.policies[kind], fields)  # refuse a bad change before anyone is asked
+        if len(reason.strip()) < 3:
+            raise ValidationError("a policy change needs a reason", code="reason_required")
+        current = self.policies[kind]
+        return self.submit(apv.POLICY_CHANGE, {
+            "policy": kind, "changes": fields, "reason": reason.strip()[:500],
+            "before": {"approver_roles": sorted(current.approver_roles),
+                       "approvals_required": current.approvals_required, "ttl_s": current.ttl_s,
+                       "threshold": current.threshold}}, maker=maker)
+
+    def _change_policy(self, params: Mapping[str, Any], key: str) -> dict[str, Any]:
+        """The executor of an approved `policy_change`: the policy's changed fields are stored (on top of any earlier
+        change of it) and in force in every process within POLICY_REFRESH_S."""
+        kind = str(params["policy"])
+        put = getattr(self.store, "put_policy_override", None)
+        if put is None:
+            raise ConflictError("this approvals store cannot keep policy changes", code="policy_store_missing")
+        read = getattr(self.store, "policy_overrides", None)
+        earlier = dict((read() if read is not None else {}).get(kind, {}))
+        fields = {**earlier, **dict(params["changes"])}
+        changed = apv.changed_policy(self.base_policies[kind], fields)
+        put(kind, fields, key, self.clock.now_ns(), actor=f"policy-change:{key}"[:128])
+        self._read_at = float("-inf")
+        return {"policy": kind, "approver_roles": sorted(changed.approver_roles),
+                "approvals_required": changed.approvals_required, "ttl_s": changed.ttl_s,
+                "threshold": changed.threshold}
 
     def register_executor(self, kind: str, executor: Executor) -> None:
         if kind in self.executors:
@@ -90,6 +150,7 @@ class ApprovalService:
         self, request_id: str, *, actor: str, roles: Iterable[str], comment: str = ""
     ) -> apv.ApprovalRequest:
         """One checker approves; when that makes the request approved, its executor runs (once)."""
+        self.policies  # noqa: B018 - refresh the policies in force before the unit of work
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         with self.store.transaction() as uow:
@@ -103,6 +164,7 @@ class ApprovalService:
         return request
 
     def reject(self, request_id: str, *, actor: str, roles: Iterable[str], reason: str) -> apv.ApprovalRequest:
+        self.policies  # noqa: B018 - refresh the policies in force before the unit of work
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         with self.store.transaction() as uow:
@@ -154,6 +216,7 @@ class ApprovalService:
         asks again, so that person cannot approve it. Only someone holding one of the policy's approver roles may
         ask; only an expired request is resubmitted (a rejected one was decided), and only when no request for the
         same operation is still open."""
+        self.policies  # noqa: B018 - refresh the policies in force
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         old = self.get(request_id)
@@ -206,7 +269,9 @@ class ApprovalService:
 
     # ------------------------------------------------------------------ helpers
     def _policy(self, kind: str) -> apv.Policy:
-        policy = self.policies.get(kind)
+        # the view read at the start of the public call: never a read of the store inside a unit of work (on
+        # SQLite every transaction takes the writer's lock, so a second connection would wait on the first)
+        policy = self._effective.get(kind)
         if policy is None:
             raise ConflictError(f"no policy for {kind!r} any more", code="policy_missing")
         return policy

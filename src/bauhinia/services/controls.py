@@ -28,6 +28,7 @@ REQUESTERS: Mapping[str, frozenset[str]] = {
     "pause": frozenset({"operator", "compliance", "admin"}),  # pause or unpause a coin
     "unfreeze": frozenset({"compliance", "admin"}),
     "wipe": frozenset({"compliance", "admin"}),
+    "policy_change": frozenset({"admin"}),
 }
 CHECKERS = frozenset({"operator", "treasury", "compliance", "admin"})  # each policy narrows this further
 READERS = CHECKERS | {"auditor"}
@@ -84,6 +85,20 @@ def request_role_grant(approvals: Any, actor: Actor, client_id: str, role: str, 
     excluded = sorted({f"client:{client_id}", *filter(None, [created_by])})
     return approvals.submit("role_grant", {"client_id": client_id, "role": role, "excluded_approvers": excluded},
                             maker=actor.subject)
+
+
+def request_policy_change(approvals: Any, actor: Actor, kind: str, changes: Mapping[str, Any], reason: str) -> Any:
+    """Ask to change an approval policy (who approves `kind`, how many, above what amount, for how long): an
+    approval request of kind "policy_change", which two other admins approve by default."""
+    require_requester(actor, "policy_change")
+    return approvals.request_policy_change(kind, changes, reason, maker=actor.subject)
+
+
+def policy_view(policy: apv.Policy) -> dict[str, Any]:
+    return {"kind": policy.kind, "approver_roles": sorted(policy.approver_roles),
+            "approvals_required": policy.approvals_required, "ttl_s": policy.ttl_s,
+            "threshold_param": policy.threshold_param, "threshold": policy.threshold,
+            "description": policy.description}
 
 
 # --------------------------------------------------------------------------------------------------- decisions

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from bauhinia.adapters.events import outbox
 from bauhinia.adapters.store import audit
 from bauhinia.adapters.store.approvals_tables import approval_requests as t
+from bauhinia.adapters.store.approvals_tables import policy_overrides
 from bauhinia.domain import approvals as apv
 
 LIST_LIMIT_MAX = 1_000
@@ -108,3 +109,21 @@ class SqlApprovalsStore:
     def transaction(self) -> Iterator[_Unit]:
         with self.engine.begin() as conn:
             yield _Unit(conn)
+
+    def policy_overrides(self) -> dict[str, dict[str, Any]]:
+        """kind -> the policy fields an approved policy change set (approver_roles as a list)."""
+        with self.engine.connect() as conn:
+            return {r.kind: json.loads(r.fields) for r in conn.execute(sa.select(policy_overrides))}
+
+    def put_policy_override(self, kind: str, fields: Mapping[str, Any], approval_key: str, now_ns: int, *,
+                            actor: str) -> None:
+        """Record a policy's changed fields (replacing an earlier change of it) and audit it, in one transaction."""
+        body = json.dumps(dict(fields), sort_keys=True)
+        with self.engine.begin() as conn:
+            updated = conn.execute(sa.update(policy_overrides).where(policy_overrides.c.kind == kind).values(
+                fields=body, approval_key=approval_key[:120], changed_at_ns=now_ns)).rowcount
+            if not updated:
+                conn.execute(sa.insert(policy_overrides).values(kind=kind, fields=body,
+                                                                approval_key=approval_key[:120], changed_at_ns=now_ns))
+            audit.append(conn, actor=actor[:128], action="approval_policy.changed", subject=f"policy:{kind}",
+                         details={"fields": dict(fields), "approval": approval_key}, now_ns=now_ns)

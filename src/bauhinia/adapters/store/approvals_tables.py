@@ -1,4 +1,4 @@
-"""Approval request table (SQLAlchemy Core). The schema is created by the Alembic branch "approvals"."""
+"""Approval request and policy tables (SQLAlchemy Core). The schema is created by the Alembic branch "approvals"."""
 
 from __future__ import annotations
 
@@ -23,4 +23,14 @@ approval_requests = sa.Table(
     sa.Column("result", sa.Text),
     sa.Column("last_error", sa.String(500)),
     sa.Column("reason", sa.String(500), nullable=False),
+)
+
+# the fields of a policy changed through an approved `policy_change` (JSON), by kind
+policy_overrides = sa.Table(
+    "approval_policy_overrides",
+    metadata,
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("approval_key", sa.String(120), nullable=False),
+    sa.Column("changed_at_ns", sa.BigInteger, nullable=False),
 )

@@ -86,3 +86,37 @@ def resubmit(approval_id: Annotated[str, typer.Argument()]) -> None:
     from bauhinia.services import controls
 
     typer.echo(_line(controls.resubmit(_container().approvals, approval_id, _identity.current())))
+
+
+@app.command("policies")
+def policies_cmd() -> None:
+    """The approval policies in force (the defaults, with approved policy changes), as JSON."""
+    from bauhinia.services import controls
+
+    service = _container().approvals
+    typer.echo(json.dumps([controls.policy_view(p) for _, p in sorted(service.policies.items())], indent=2))
+
+
+@app.command("policy-set")
+def policy_set(kind: Annotated[str, typer.Argument(help="the policy, e.g. mint or freeze")],
+               reason: Annotated[str, typer.Option(help="why the policy changes")],
+               approver_roles: Annotated[str | None, typer.Option(help="comma-separated, e.g. treasury,admin")] = None,
+               approvals_required: Annotated[int | None, typer.Option(help="distinct approvers needed")] = None,
+               ttl_s: Annotated[int | None, typer.Option(help="how long a request stays open, seconds")] = None,
+               threshold_minor: Annotated[int | None, typer.Option(
+                   help="above this amount (minor units) the operation needs approval")] = None) -> None:
+    """Ask to change an approval policy: a policy_change request that two other admins approve."""
+    from bauhinia.entrypoints.cli import _identity
+    from bauhinia.services import controls
+
+    changes: dict[str, Any] = {}
+    if approver_roles is not None:
+        changes["approver_roles"] = [r.strip() for r in approver_roles.split(",") if r.strip()]
+    if approvals_required is not None:
+        changes["approvals_required"] = approvals_required
+    if ttl_s is not None:
+        changes["ttl_s"] = ttl_s
+    if threshold_minor is not None:
+        changes["threshold"] = threshold_minor
+    sub = controls.request_policy_change(_container().approvals, _identity.current(), kind, changes, reason)
+    typer.echo(_line(sub.request) if sub.request is not None else json.dumps(sub.result))
