@@ -468,7 +468,7 @@ class Container:
                                        fund_gas=fund_gas)
             screener = TradeScreener(self.screener.matcher, self.screener.wallets)
             return SettlementDeps(store=self.settlement_store, chain=sc, ledger=_ThreadLedger(self),
-                                  screener=screener, clock=self.clock)
+                                  screener=screener, clock=self.clock, fx=self.fx)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -87,3 +87,27 @@ def test_thresholds_convert_with_the_loaded_rate_plus_margin_else_the_fallback(c
     assert gate.fx is container.fx
     with pytest.raises(LookupError):
         fx.quote(CNH, Currency.BCNH, day)
+
+
+def test_a_swap_quote_far_from_the_published_rate_is_refused(container: Container) -> None:
+    """Before: the HK$8,000 rule used 1.10 while a swap quote in the same run used 0.9213, and nothing compared a
+    quote with any reference. Now a quote more than 300 bps from the day's published rate is refused."""
+    from types import SimpleNamespace
+
+    from bauhinia.domain import settlement as st
+    from bauhinia.domain.errors import RefusedError
+    from bauhinia.services.settlement import _check_against_reference
+
+    deps = SimpleNamespace(fx=container.fx, quote_band_bps=300)
+    hkd_cnh = st.Rate.parse(HKD, CNH, "0.5")
+    _check_against_reference(deps, hkd_cnh)  # no published rate loaded: nothing to check against
+    from bauhinia.services.regulatory import hk_today
+
+    today = hk_today(container.clock.now_ns())
+    container.reserves.put_fx_rates(today, {(HKD, CNH): 935_569, (CNH, HKD): 1_068_868})
+    _check_against_reference(deps, st.Rate.parse(HKD, CNH, "0.9213"))  # 152 bps under 0.935569: inside
+    _check_against_reference(deps, st.Rate.parse(CNH, HKD, "1.0900"))  # 197 bps over 1.068868
+    for far in (hkd_cnh, st.Rate.parse(HKD, CNH, "0.9000"), st.Rate.parse(CNH, HKD, "1.11")):
+        with pytest.raises(RefusedError) as exc:
+            _check_against_reference(deps, far)
+        assert exc.value.code == "off_market_rate" and "bps from the published" in str(exc.value)

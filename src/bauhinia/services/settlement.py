@@ -152,6 +152,10 @@ class SettlementDeps:
     clock: Clock
     bank: Bank | None = None
     new_nonce: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
+    # services.fx.FxSource: a quote whose rate is further than `quote_band_bps` from the published reference rate
+    # of the day is refused (a mistyped or off-market price moves the issuer's value); None: not checked
+    fx: Any = None
+    quote_band_bps: int = 300
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
@@ -495,16 +499,38 @@ def create_quote(
     taker_coin = taker_coin.coin
     maker_coin = Currency.BHKD if taker_coin is Currency.BCNH else Currency.BCNH
     now_s = deps.now_ns() // NS_PER_S
+    parsed = st.Rate.parse(taker_coin.fiat, maker_coin.fiat, rate)
+    _check_against_reference(deps, parsed)
     nonce = deps.new_nonce()
     quote = st.make_quote(
         quote_id=quote_id or f"Q-{nonce[:16]}", maker=maker, taker=taker, taker_coin=taker_coin,
-        taker_amount_base_units=taker_amount_base_units, rate=st.Rate.parse(taker_coin.fiat, maker_coin.fiat, rate),
+        taker_amount_base_units=taker_amount_base_units, rate=parsed,
         rounding=rounding, now_s=now_s, ttl_s=ttl_s, nonce=nonce,
     )
     signature = deps.chain.sign_quote(quote.maker, quote.taker, quote.maker_coin, quote.maker_amount_base_units,
                                       quote.taker_coin, quote.taker_amount_base_units, quote.expiry_s, quote.nonce)
     deps.store.put_quote(quote, signature, deps.now_ns())
     return quote, signature
+
+
+def _check_against_reference(deps: SettlementDeps, rate: st.Rate) -> None:
+    """Refuse a quote further than the band from the day's published rate (services.fx); without a current
+    published rate there is nothing to check against, and the quote stands on the maker's signature alone."""
+    if deps.fx is None:
+        return
+    try:
+        ref = deps.fx.quote(rate.base.fiat, rate.quote.fiat)
+    except LookupError:
+        return
+    if ref.fallback:
+        return
+    # |rate - ref| / ref in bps, exactly: rate = n/d, ref = r/1e6
+    off_bps = abs(rate.numerator * 1_000_000 - ref.rate_micro * rate.denominator) * 10_000 // (
+        ref.rate_micro * rate.denominator)
+    if off_bps > deps.quote_band_bps:
+        raise RefusedError(f"rate {rate.numerator / rate.denominator:.6f} {rate.base.value}->{rate.quote.value} is "
+                           f"{off_bps} bps from the published {ref.rate_micro / 1_000_000:.6f} of "
+                           f"{ref.published_on} (band {deps.quote_band_bps} bps)", code="off_market_rate")
 
 
 @dataclass(frozen=True, slots=True)
