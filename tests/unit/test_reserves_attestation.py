@@ -120,3 +120,21 @@ def test_weekly_disclosure_json_and_html() -> None:
 @pytest.mark.parametrize("coin", [Currency.BHKD, Currency.BCNH])
 def test_every_pool_appears(coin: Currency) -> None:
     assert f"{coin.value} pool" in render_attestation_html(sample_data(), with_chart=False)
+
+
+def test_the_issuers_report_is_a_management_statement_with_the_auditors_opinion_apart() -> None:
+    """Before: the issuer's own PDF was titled "Independent Attestation". It is the issuer's management statement;
+    an auditor's opinion, when attached, is its own section, and without one the statement says none is attached."""
+    from dataclasses import replace
+
+    data = sample_data()
+    html = render_attestation_html(data, with_chart=False)
+    assert "Management statement of stablecoin reserves" in html and "Independent attestation" not in html
+    assert "No independent auditor&#39;s opinion is attached" in html or "No independent auditor's opinion" in html
+    opinion = "In our opinion the statement presents fairly <the reserves>.\n\nSigned, Example Auditors"
+    with_opinion = render_attestation_html(replace(data, auditor_opinion=opinion), with_chart=False)
+    assert "6. Independent auditor&#39;s opinion" in with_opinion or "6. Independent auditor's opinion" in with_opinion
+    assert "presents fairly &lt;the reserves&gt;." in with_opinion and "Signed, Example Auditors" in with_opinion
+    assert "No independent auditor" not in with_opinion
+    pdf = render_attestation_pdf(replace(data, auditor_opinion=opinion))
+    assert pdf.startswith(b"%PDF-") and b"Management statement of reserves" in pdf  # the PDF's own title

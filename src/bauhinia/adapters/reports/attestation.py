@@ -70,6 +70,9 @@ class AttestationData:
     )  # coin -> (root hex, total)
     auditor: str = "Independent auditor"
     period_start: date | None = None  # weekly disclosure
+    # the auditor's own opinion on this statement, attached as given (plain text); empty: none is attached, and
+    # the statement says so (it is the issuer's management statement either way)
+    auditor_opinion: str = ""
 
 
 def fmt_minor(value: int, currency: Currency) -> str:
@@ -214,13 +217,13 @@ code{font-size:.85em;word-break:break-all}
 
 _ATTESTATION_HTML = (
     """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reserve attestation {{ as_of }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Management statement of reserves {{ as_of }}</title>
 <style>"""
     + _STYLE
     + """</style></head><body>
-<h1>Independent attestation of stablecoin reserves</h1>
+<h1>Management statement of stablecoin reserves</h1>
 <p class="meta">Issuer: {{ d.issuer }} &middot; As of: {{ as_of }} (end of day, Hong Kong time)
- &middot; Prepared for: {{ d.auditor }}</p>
+ &middot; Prepared by the issuer's management for: {{ d.auditor }}</p>
 <p>This report states, for each coin, the reserve assets held in the coin's pool, their market value after
 haircuts, and the coins outstanding (frozen balances and redemptions in flight included). Values are exact to
 the minor unit; asset values are rounded down and liabilities up.</p>
@@ -268,7 +271,11 @@ the minor unit; asset values are rounded down and liabilities up.</p>
 {% for c, h, t in roots %}<tr><td>{{ c }}</td><td><code>{{ h }}</code></td><td class="n">{{ t }}</td></tr>{% endfor %}
 </table><p class="meta">Every holder can check their balance is counted:
 <code>bauhinia verify-proof PROOF.json --root ROOT --total TOTAL</code>.</p>{% endif %}
-<div class="sign"><div>For the issuer</div><div>{{ d.auditor }}</div></div>
+<h2>6. Independent auditor's opinion</h2>
+{% if d.auditor_opinion %}<p class="meta">The opinion of {{ d.auditor }}, attached as given:</p>
+<blockquote>{% for para in d.auditor_opinion.split("\n\n") %}<p>{{ para }}</p>{% endfor %}</blockquote>
+{% else %}<p>No independent auditor's opinion is attached to this statement: it is the issuer's own.</p>{% endif %}
+<div class="sign"><div>For the issuer's management</div><div>{{ d.auditor if d.auditor_opinion else "" }}</div></div>
 </body></html>"""
 )
 
@@ -327,10 +334,10 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
         return t
 
     story: list[Any] = [
-        Paragraph("Independent Attestation of Stablecoin Reserves", title),
+        Paragraph("Management Statement of Stablecoin Reserves", title),
         Paragraph(
             f"Issuer: {data.issuer} &nbsp;&middot;&nbsp; As of {ctx['as_of']} (end of day, Hong Kong time) "
-            f"&nbsp;&middot;&nbsp; Prepared for: {data.auditor}",
+            f"&nbsp;&middot;&nbsp; Prepared by the issuer's management for: {escape(data.auditor)}",
             meta,
         ),
         Spacer(1, 4 * mm),
@@ -423,8 +430,17 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
                 meta,
             )
         )
+    story.append(Paragraph("6. Independent auditor's opinion", h2))
+    if data.auditor_opinion:
+        story.append(Paragraph(f"The opinion of {escape(data.auditor)}, attached as given:", meta))
+        for para in data.auditor_opinion.split("\n\n"):
+            story.append(Paragraph(escape(para), body))
+    else:
+        story.append(Paragraph("No independent auditor's opinion is attached to this statement: it is the "
+                               "issuer's own.", body))
     story.append(Spacer(1, 16 * mm))
-    sig = Table([["", "", ""], ["For the issuer", "", data.auditor]], colWidths=[65 * mm, 30 * mm, 65 * mm])
+    sig = Table([["", "", ""], ["For the issuer's management", "", data.auditor if data.auditor_opinion else ""]],
+                colWidths=[65 * mm, 30 * mm, 65 * mm])
     sig.setStyle(
         TableStyle(
             [
@@ -440,7 +456,7 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
         canvas.saveState()
         canvas.setFont("Times-Roman", 7.5)
         canvas.setFillColor(colors.HexColor("#666666"))
-        canvas.drawString(18 * mm, 10 * mm, f"{data.issuer} — reserve attestation as of {ctx['as_of']}")
+        canvas.drawString(18 * mm, 10 * mm, f"{data.issuer} — management statement of reserves as of {ctx['as_of']}")
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"page {doc.page}")
         canvas.restoreState()
 
@@ -452,7 +468,7 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
         rightMargin=18 * mm,
         topMargin=16 * mm,
         bottomMargin=18 * mm,
-        title=f"Reserve attestation {ctx['as_of']}",
+        title=f"Management statement of reserves {ctx['as_of']}",
         author=data.issuer,
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)

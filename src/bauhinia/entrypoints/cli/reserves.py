@@ -529,8 +529,11 @@ def attest(
     issuer: Annotated[str, typer.Option()] = "Bauhinia Stablecoin Issuer Ltd",
     auditor: Annotated[str, typer.Option()] = "Independent auditor",
     chain: Annotated[str | None, typer.Option(help="chain name for the supply table")] = None,
+    auditor_opinion: Annotated[Path | None, typer.Option(
+        help="a text file with the auditor's opinion, attached as given in its own section")] = None,
 ) -> None:
-    """Attestation report for a date (HTML, PDF) and the weekly disclosure (JSON, HTML).
+    """The issuer's management statement of reserves for a date (HTML, PDF), with the auditor's opinion in its
+    own section when one is attached, and the weekly disclosure (JSON, HTML).
 
     By default everything comes from the books: coverage per coin from the ledger (balances as of the end of
     that day) and the reserves store, the recorded coverage series, supply per chain, redemption statistics
@@ -546,6 +549,11 @@ def attest(
     from bauhinia.services import reserves as svc
 
     day = _date(as_of)
+    opinion = ""
+    if auditor_opinion is not None:
+        if not auditor_opinion.is_file():
+            raise ValidationError(f"no such file: {auditor_opinion}", code="file_not_found")
+        opinion = auditor_opinion.read_text(encoding="utf-8").strip()[:20_000]
     if random_date:
         import secrets as _secrets
 
@@ -557,10 +565,12 @@ def attest(
         day = days[_secrets.randbelow(len(days))]
         typer.echo(f"drawn at random: {day}")
     if not outstanding:
+        from dataclasses import replace
+
         from bauhinia.entrypoints.reserve_reports import build_attestation
 
         data = build_attestation(_container(), day, auditor=auditor, chain_name=chain)
-        _write_attestation(data, out)
+        _write_attestation(replace(data, auditor_opinion=opinion), out)
         return
     repo = _repo()
     pools: list[PoolSummary] = []
@@ -608,6 +618,7 @@ def attest(
         reconciliation_run_id=", ".join(r.run_id for r in runs),
         auditor=auditor,
         period_start=day - timedelta(days=6),
+        auditor_opinion=opinion,
     )
     _write_attestation(data, out)
 
