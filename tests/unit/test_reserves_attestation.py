@@ -138,3 +138,13 @@ def test_the_issuers_report_is_a_management_statement_with_the_auditors_opinion_
     assert "No independent auditor" not in with_opinion
     pdf = render_attestation_pdf(replace(data, auditor_opinion=opinion))
     assert pdf.startswith(b"%PDF-") and b"Management statement of reserves" in pdf  # the PDF's own title
+
+
+def test_assets_not_counted_are_named_in_the_statement() -> None:
+    from dataclasses import replace
+
+    data = sample_data()
+    pool = replace(data.pools[0], not_counted=["efb-1: not valued: no price for HK0000EFB001 on 2026-11-26"])
+    html = render_attestation_html(replace(data, pools=[pool, *data.pools[1:]]), with_chart=False)
+    assert "Not counted in the reserve" in html and "no price for HK0000EFB001" in html
+    assert render_attestation_pdf(replace(data, pools=[pool])).startswith(b"%PDF-")

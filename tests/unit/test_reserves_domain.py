@@ -238,6 +238,17 @@ def test_pool_excludes_ineligible_assets_with_reasons() -> None:
     assert pool.excluded[0][0] == "eq"
 
 
+def test_an_unpriced_asset_is_left_out_and_named_not_fatal() -> None:
+    """Before: one asset without a price aborted the whole valuation (and the report). Now it counts as nothing
+    and is listed with why; the rest of the pool is valued."""
+    fx_cash = replace(cash("cnh-cash"), currency=Currency.CNH, regulator_approval_ref="HKMA-1", principal_minor=50_00)
+    pool = value_pool(Currency.BHKD, [cash(), bill(date(2027, 1, 1)), fx_cash], MarketData(AS_OF))
+    assert pool.reserve_value_minor == 100_000_00  # the HKD cash alone
+    why = dict(pool.excluded)
+    assert [r.code for r in why["efb-1"]] == ["price_missing"] and "not valued: no price" in why["efb-1"][0].reason
+    assert [r.code for r in why["cnh-cash"]] == ["fx_rate_missing"]
+
+
 # --- coverage and the mint gate ---
 
 

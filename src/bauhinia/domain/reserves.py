@@ -390,8 +390,12 @@ class PoolValuation:
         return out
 
 
+UNPRICED = frozenset({"price_missing", "fx_rate_missing"})
+
+
 def value_pool(coin: Currency, assets: Iterable[ReserveAsset], market: MarketData) -> PoolValuation:
-    """Value the pool of `coin`: eligible assets counted, ineligible ones listed with their reasons."""
+    """Value the pool of `coin`: eligible assets counted; ineligible ones, and eligible ones without a price or FX
+    rate on the day (counted at zero, never an abort of the whole valuation), listed with their reasons."""
     counted: list[AssetValuation] = []
     excluded: list[tuple[str, tuple[Refusal, ...]]] = []
     n = 0
@@ -405,7 +409,13 @@ def value_pool(coin: Currency, assets: Iterable[ReserveAsset], market: MarketDat
         if refusals:
             excluded.append((asset.asset_id, tuple(refusals)))
             continue
-        counted.append(value_asset(asset, market))
+        try:
+            counted.append(value_asset(asset, market))
+        except ValidationError as exc:
+            if exc.code not in UNPRICED:
+                raise
+            # an asset without a price or FX rate that day counts as nothing, named, and the rest is still valued
+            excluded.append((asset.asset_id, (Refusal(exc.code, f"not valued: {exc.detail}"),)))
     return PoolValuation(coin=coin, as_of=market.as_of, assets=tuple(counted), excluded=tuple(excluded))
 
 

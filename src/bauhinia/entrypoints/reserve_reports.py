@@ -86,7 +86,8 @@ def build_attestation(container: Any, as_of: date, *, auditor: str = "Independen
         pools.append(PoolSummary(
             coin, {k.value: v for k, v in report.pool.composition_minor().items()}, report.pool.market_value_minor,
             report.pool.reserve_value_minor, report.liabilities_base_units, report.coverage_bps,
-            {r.bucket.value: r.amount_minor for r in report.ladder}, report.concentration_bps))
+            {r.bucket.value: r.amount_minor for r in report.ladder}, report.concentration_bps,
+            [f"{asset_id}: {'; '.join(r.reason for r in why)}" for asset_id, why in report.pool.excluded]))
         series[coin] = [(p.as_of, p.coverage_bps) for p in store.coverage_series(
             coin, as_of - timedelta(days=series_days), as_of) if p.coverage_bps is not None]
         chain_supply = report.outstanding_base_units

@@ -33,6 +33,7 @@ class PoolSummary:
     coverage_bps: int | None
     ladder_minor: dict[str, int] = field(default_factory=dict)  # bucket -> amount
     bank_concentration_bps: dict[str, int] = field(default_factory=dict)
+    not_counted: Sequence[str] = ()  # assets left out, each with why (ineligible, or no price / FX rate that day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ def _context(data: AttestationData) -> dict[str, Any]:
                 "covered": p.coverage_bps is None or p.coverage_bps >= 10_000,
                 "ladder": [(k.replace("_", " "), fmt_minor(v, ccy)) for k, v in p.ladder_minor.items()],
                 "banks": [(b, fmt_bps(s)) for b, s in sorted(p.bank_concentration_bps.items())],
+                "not_counted": list(p.not_counted),
             }
         )
     return {
@@ -248,6 +250,8 @@ the minor unit; asset values are rounded down and liabilities up.</p>
 <tr><td>{{ p.currency }}</td>{% for _, v in p.ladder %}<td class="n">{{ v }}</td>{% endfor %}</tr></table>{% endif %}
 {% if p.banks %}<table><tr><th>Bank</th><th class="n">Share of pool</th></tr>
 {% for b, s in p.banks %}<tr><td>{{ b }}</td><td class="n">{{ s }}</td></tr>{% endfor %}</table>{% endif %}
+{% if p.not_counted %}<p class="bad">Not counted in the reserve:</p><ul>{% for line in p.not_counted %}
+<li>{{ line }}</li>{% endfor %}</ul>{% endif %}
 {% endfor %}
 <h2>3. Supply per coin and chain</h2>
 <table><tr><th>Coin</th><th>Chain</th><th class="n">Supply</th><th class="n">of which frozen</th></tr>
@@ -393,6 +397,9 @@ def render_attestation_pdf(data: AttestationData) -> bytes:
         if p["banks"]:
             brows = [["Bank", "Share of pool"], *[[b, s] for b, s in p["banks"]]]
             story += [table(brows, [70 * mm, 30 * mm]), Spacer(1, 2 * mm)]
+        if p["not_counted"]:
+            story.append(Paragraph("Not counted in the reserve:", body))
+            story += [Paragraph(f"&bull; {escape(line)}", body) for line in p["not_counted"]]
 
     story.append(Paragraph("3. Supply per coin and chain", h2))
     srows: list[list[Any]] = [["Coin", "Chain", "Supply", "of which frozen"]]
