@@ -187,3 +187,40 @@ def test_records_export_archive_verifies_and_detects_tampering(issuer: Issuer, t
         tar.addfile(info, io.BytesIO(b"x"))
     with pytest.raises(ValidationError, match="plain relative file"):
         records.verify_archive(evil)
+
+
+def test_the_monthly_minimum_coverage_is_taken_over_every_stored_daily_figure(issuer: Issuer) -> None:
+    """Before: coverage_bps_min_in_period came from the mint gate's coverage points alone (taken before a day's
+    mints) and stood at 45,580 while the same return reported 13,780. Now it is the minimum over the filed daily
+    statements, the coverage points and the return's own closing figure, computed here by hand."""
+    from bauhinia.domain import reserves as rsv
+
+    lifecycle(issuer)
+    ctx = regulatory_context(issuer.container, "regulatory-test")
+    today = rsvc.hk_today(ctx.clock.now_ns())
+    first = today.replace(day=1)
+    # closing figure by hand: (capital 500,000 + deposit 1,000,000 - payout 149,850) / 850,000 outstanding
+    closing_bps = (CAPITAL + 1_000_000_00 - 149_850_00) * 10_000 // 850_000_00
+    assert closing_bps == 15_884
+    issuer.container.reserves.put_coverage(rsv.CoveragePoint(Currency.BCNH, first, 0, 0, 1, 45_580, 1))
+
+    def minimum() -> int:
+        ret = rsvc.monthly_return(ctx, today.year, today.month)
+        returns.validate_monthly_return(ret)
+        c = next(x for x in ret["coins"] if x["coin"] == "BCNH")
+        assert c["reserve"]["coverage_bps"] == closing_bps
+        return int(c["reserve"]["coverage_bps_min_in_period"])
+
+    assert minimum() == closing_bps  # never above the figure the same return reports
+    # a daily statement filed for the first of the month, at 13,780 bps, is the period's lowest stored figure
+    lines = rsvc.daily_statement(ctx, first)
+    doc = rsvc.statement_dict(lines, generated_at_ns=ctx.clock.now_ns(), licence_number="L-1")
+    for c in doc["coins"]:
+        if c["coin"] == "BCNH":
+            c["coverage_bps"] = 13_780
+    rsvc.file_return(ctx, "daily", doc["as_of"], doc)
+    assert minimum() == 13_780
+    # a daily statement of another month does not count
+    other = {**doc, "as_of": "2020-01-02", "coins": [{**c, "coverage_bps": 9_000} for c in doc["coins"]]}
+    rsvc.file_return(ctx, "daily", "2020-01-02", other)
+    assert minimum() == 13_780

@@ -121,6 +121,21 @@ def _outstanding_at(current_minor: int, mints: Iterable[tuple[int, int, int]], b
     return current_minor - later_mints + later_burns
 
 
+def _coverage_figures(ctx: RegulatoryContext, fiat: Currency, start_iso: str, end_iso: str,
+                      line: reg.StatementLine, filed_daily: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Every coverage figure of the period for one coin: the daily statements filed for its days, the coverage
+    points the mint gate recorded, and the statement's own figure for the period's last day (or today). The
+    minimum is taken over all of them, so it can never stand above a figure the same return reports."""
+    covs = [int(c["coverage_bps"]) for body in filed_daily for c in body.get("coins", ())
+            if c.get("coin") == fiat.coin.value and c.get("coverage_bps") is not None]
+    last_day = date.fromisoformat(end_iso) - timedelta(days=1)
+    covs += [p.coverage_bps for p in ctx.reserves.coverage_series(fiat.coin, date.fromisoformat(start_iso), last_day)
+             if p.coverage_bps is not None]
+    if line.coverage_bps is not None:
+        covs.append(line.coverage_bps)
+    return covs
+
+
 def monthly_return(ctx: RegulatoryContext, year: int, month: int) -> dict[str, Any]:
     """The monthly return of `year`-`month` (Hong Kong time), as a dict in the documented format
     (adapters/reports/monthly_return.schema.json)."""
@@ -131,6 +146,8 @@ def monthly_return(ctx: RegulatoryContext, year: int, month: int) -> dict[str, A
     last_day = date.fromisoformat(end_iso) - timedelta(days=1)
     statement_day = min(last_day, hk_today(now))
     lines = {x.fiat: x for x in daily_statement(ctx, statement_day)}
+    filed_daily = [ctx.store.get_return(r["return_id"])["body"] for r in ctx.store.list_returns("daily")
+                   if start_iso <= str(r["period"]) < end_iso]
     coins = []
     for fiat in FIATS:
         mints = ctx.store.minted(fiat.value)
@@ -151,8 +168,7 @@ def monthly_return(ctx: RegulatoryContext, year: int, month: int) -> dict[str, A
                                 int(r.paid_at_ns) if r.paid_at_ns is not None else None) for r in period_rows),
             min(end_ns, now))
         line = lines[fiat.value]
-        series = ctx.reserves.coverage_series(fiat.coin, date.fromisoformat(start_iso), last_day)
-        covs = [p.coverage_bps for p in series if p.coverage_bps is not None]
+        covs = _coverage_figures(ctx, fiat, start_iso, end_iso, line, filed_daily)
         coins.append({
             "coin": fiat.coin.value, "currency": fiat.value,
             "supply": {"opening_minor": opening, "minted_minor": minted_minor, "burned_minor": burned_minor,
