@@ -224,3 +224,22 @@ def test_the_monthly_minimum_coverage_is_taken_over_every_stored_daily_figure(is
     other = {**doc, "as_of": "2020-01-02", "coins": [{**c, "coverage_bps": 9_000} for c in doc["coins"]]}
     rsvc.file_return(ctx, "daily", "2020-01-02", other)
     assert minimum() == 13_780
+
+
+def test_the_stress_what_if_runs_against_the_same_reserve_by_hand(issuer: Issuer) -> None:
+    """Before: `reserves stress --supply` dropped the ledger's reserve cash and reported a shortfall. A what-if
+    changes the supply only: CNH 1,000,000.00 supply, a 30 % run over 3 days, against the CNH 500,000.00 capital
+    at bank: CNH 100,000.00 a day, all paid from day 1's cash, surplus 400,000 / 300,000 / 200,000."""
+    c = issuer.container
+    day = rsvc.hk_today(c.clock.now_ns())
+    result = reserves_svc.coin_stress(c.reserves, c.ledger, CNH, day, run_bps=3_000, days=3,
+                                      supply_base_units=minor_to_base_units(1_000_000_00))
+    assert result.run_total_minor == 300_000_00 and result.shortfall_minor == 0 and result.first_shortfall_day is None
+    assert [(d.redeemed_minor, d.liquid_cumulative_minor, d.surplus_minor) for d in result.table] == [
+        (100_000_00, CAPITAL, 400_000_00), (100_000_00, CAPITAL, 300_000_00), (100_000_00, CAPITAL, 200_000_00)]
+    # a run larger than the cash falls short on the day it passes it: 2,000,000.00 x 50 % over 2 days is
+    # 500,000.00 a day: day 1 uses all 500,000.00 of cash (surplus 0), day 2 is 500,000.00 short
+    big = reserves_svc.coin_stress(c.reserves, c.ledger, CNH, day, run_bps=5_000, days=2,
+                                   supply_base_units=minor_to_base_units(2_000_000_00))
+    assert [d.surplus_minor for d in big.table] == [0, -500_000_00]
+    assert (big.first_shortfall_day, big.shortfall_minor) == (2, 500_000_00)

@@ -307,12 +307,14 @@ def coin_stress(
     run_bps: int,
     days: int,
     cash_bank: str = "reserve account",
+    supply_base_units: int | None = None,
 ) -> rsv.StressResult:
-    """A redemption run of `run_bps` of the coins outstanding over `days` days against the ladder of the pool
-    plus reserve cash."""
-    figures = ledger_figures(ledger, fiat)
+    """A redemption run of `run_bps` of the coins outstanding (or, for a what-if, of `supply_base_units`) over
+    `days` days against the ladder of the pool plus the ledger's reserve cash: the what-if changes the supply
+    only, never the reserve it runs against."""
+    supply = ledger_figures(ledger, fiat).outstanding_base_units if supply_base_units is None else supply_base_units
     pool = pool_with_ledger_cash(store, ledger, fiat, as_of, cash_bank=cash_bank)
-    return rsv.stress_test(pool, supply_base_units=figures.outstanding_base_units, run_bps=run_bps, days=days)
+    return rsv.stress_test(pool, supply_base_units=supply, run_bps=run_bps, days=days)
 
 
 # --- bank statements: the closing balances the reconciliation compares the ledger with -------------------

@@ -362,7 +362,8 @@ def stress(
     coin: Annotated[str, typer.Option()],
     run_pct: Annotated[str, typer.Option(help="share of supply redeemed, percent (e.g. 30 or 12.5)")],
     days: Annotated[int, typer.Option()],
-    supply: Annotated[str | None, typer.Option(help="coins outstanding (decimal); default: the ledger's")] = None,
+    supply: Annotated[str | None, typer.Option(
+        help="what-if coins outstanding (decimal), against the same reserve; default: the ledger's")] = None,
     as_of: Annotated[str | None, typer.Option()] = None,
     report: Annotated[Path | None, typer.Option(help="also write an HTML stress report here")] = None,
 ) -> None:
@@ -371,19 +372,11 @@ def stress(
 
     pool_coin = _coin(coin)
     run_bps = parse_decimal_amount(run_pct, Currency.HKD)  # percent with 2 decimals = bps
-    if supply is None:
-        c = _container()
-        result = svc.coin_stress(c.reserves, c.ledger, pool_coin.fiat, _date(as_of), run_bps=run_bps, days=days,
-                                 cash_bank=c.settings.reserve_bank_bic)
-    else:
-        result = svc.stress(
-            _repo(),
-            pool_coin,
-            _date(as_of),
-            supply_base_units=_coins_base_units(supply),
-            run_bps=run_bps,
-            days=days,
-        )
+    c = _container()
+    # a what-if supply runs against the same reserve as the real one: the pool plus the ledger's reserve cash
+    result = svc.coin_stress(c.reserves, c.ledger, pool_coin.fiat, _date(as_of), run_bps=run_bps, days=days,
+                             cash_bank=c.settings.reserve_bank_bic,
+                             supply_base_units=None if supply is None else _coins_base_units(supply))
     if report is not None:
         from bauhinia.adapters.reports.attestation import stress_report_html
 
