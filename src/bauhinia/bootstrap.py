@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -10,6 +11,8 @@ from functools import cached_property
 from typing import Any, cast
 
 from bauhinia.config import Settings
+
+log = logging.getLogger("bauhinia.bootstrap")
 
 
 def load_settings(*, demo: bool = False) -> Settings:
@@ -307,6 +310,7 @@ class Container:
             w3 = connect_node(self.settings.chain_rpc_url)
             sender = TxSender(w3, TxJournal(self.engine))
             sender.recover()  # re-broadcast journaled transactions the node never saw (after a crash)
+            self._open_set_aside_incidents(sender.set_aside)
             out = EmbeddedChains(w3=w3, sender=sender, engine=self.engine)
             store = KeyStore(self.settings.data_dir / "keystore")
             for coin in (Currency.BCNH, Currency.BHKD):
@@ -324,6 +328,30 @@ class Container:
                 record_deployment(self.engine, chain)
                 out.chains[coin] = chain
             return out
+
+    def _open_set_aside_incidents(self, set_aside: list[Any]) -> None:
+        """An incident (once) for each journaled transaction the node would not take at start-up, naming the key
+        to fund and the gas it needs; the other transactions went on."""
+        import hashlib
+
+        from bauhinia.domain.money import Currency
+        from bauhinia.services import reserves as reserves_service
+
+        if not set_aside:
+            return
+        existing = {i.incident_id for i in self.reserves.list_incidents()}
+        for item in set_aside:
+            incident_id = "INC-CHAIN-" + hashlib.sha256(item.idempotency_key.encode()).hexdigest()[:16]
+            if incident_id in existing:
+                continue
+            coin = Currency.BCNH if ":CNH" in item.idempotency_key else Currency.BHKD
+            log.warning("chain transaction set aside: %s", item.reason)
+            reserves_service.open_incident(
+                self.reserves, incident_id=incident_id, coin=coin, kind="chain_tx_set_aside",
+                summary=item.reason[:300], now_ns=self.clock.now_ns(),
+                details={"idempotency_key": item.idempotency_key, "op": item.op, "key": item.sender,
+                         "gas_needed_wei": item.gas_needed_wei, "code": item.code})
+            existing.add(incident_id)
 
     @cached_property
     def indexers(self) -> Any:

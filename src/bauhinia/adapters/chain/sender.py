@@ -16,6 +16,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -61,6 +62,48 @@ def revert_reason(exc: Exception) -> str:
     return text[:200]
 
 
+class ChainKeyUnfunded(RuntimeError):
+    """The node refused a signed, journaled transaction because its key cannot pay the gas. Deliberately not a
+    BauhiniaError (no rule refused the operation): a caller must not take it as "refused" and undo its books,
+    since the journaled transaction is offered again (by `recover`) once the key is funded."""
+
+    code = "chain_key_unfunded"
+
+    def __init__(self, row: JournalRow, need_wei: int) -> None:
+        super().__init__(f"the {row.op} transaction {row.idempotency_key[:80]} cannot be sent: its key {row.sender} "
+                         f"cannot pay the gas (up to {need_wei} wei = {need_wei / 10**18:.6f} ETH for this "
+                         f"transaction); fund {row.sender}, and it is sent again by the next recovery")
+        self.sender = row.sender
+        self.need_wei = need_wei
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A journaled transaction the node would not take, and what it needs."""
+
+    idempotency_key: str
+    op: str
+    sender: str  # the key that must be funded (or whose nonce was taken)
+    gas_needed_wei: int  # gas limit x max fee per gas + value: what the key must hold for it
+    code: str
+    reason: str
+
+
+def gas_needed_wei(raw_tx: str | bytes) -> int:
+    """The most a signed transaction can cost its sender: gas limit x (max) fee per gas + value."""
+    try:
+        data = HexBytes(raw_tx)
+        if data and data[0] < 0x7F:  # a typed (EIP-2718) transaction
+            d = TypedTransaction.from_bytes(data).as_dict()
+            return int(d["gas"]) * int(d.get("maxFeePerGas") or d.get("gasPrice") or 0) + int(d.get("value") or 0)
+        import rlp  # legacy: [nonce, gasPrice, gas, to, value, data, v, r, s]
+
+        fields = rlp.decode(bytes(data))
+        return int.from_bytes(fields[2], "big") * int.from_bytes(fields[1], "big") + int.from_bytes(fields[4], "big")
+    except Exception:  # an unreadable journal row: the amount is unknown, the address is still named
+        return 0
+
+
 class TxSender:
     """Sends signed transactions for several local keys on one chain, with one journal."""
 
@@ -85,6 +128,9 @@ class TxSender:
         # re-entrant: a broadcast under the lock may have to forget the nonces (which takes it too)
         self._lock = threading.RLock()
         self._fees: tuple[float, int, int] | None = None
+        # journaled transactions `recover` could not offer the node (e.g. an unfunded key), with why: the others
+        # went on; bootstrap opens an incident for them
+        self.set_aside: list[SetAside] = []
 
     # --- nonce and fees ------------------------------------------------------------------------------------
 
@@ -191,6 +237,9 @@ class TxSender:
             text = str(exc).lower()
             if "already known" in text or "already imported" in text or "known transaction" in text:
                 return
+            if "insufficient funds" in text or "insufficient balance" in text:
+                need = gas_needed_wei(row.raw_tx)
+                raise ChainKeyUnfunded(row, need) from None
             if "nonce too low" in text or "nonce is too low" in text:
                 # Only a dropped transaction can be here: another transaction took its nonce.
                 if self._receipt(row.tx_hash) is None:
@@ -398,14 +447,27 @@ class TxSender:
                        depth)
 
     def recover(self) -> int:
-        """After a restart: re-broadcast journaled transactions the node does not know. Returns how many."""
+        """After a restart: re-broadcast journaled transactions the node does not know. Returns how many.
+
+        Each transaction stands alone: one the node refuses (an unfunded key, a nonce taken) is set aside with why
+        (`set_aside`, and its journal row's error) and the others are still offered, so one stuck transaction does
+        not stop every chain command."""
         count = 0
+        self.set_aside = []
         for row in self.journal.unfinished(self.chain_id):
             if self._receipt(row.tx_hash) is None:
                 try:
                     self.w3.eth.get_transaction(row.tx_hash)  # type: ignore[arg-type]
                 except TransactionNotFound:
-                    self._broadcast(row)
+                    try:
+                        self._broadcast(row)
+                    except (ChainKeyUnfunded, ConflictError) as exc:
+                        code = exc.code if isinstance(exc, ConflictError) else ChainKeyUnfunded.code
+                        reason = exc.detail if isinstance(exc, ConflictError) else str(exc)
+                        self.set_aside.append(SetAside(row.idempotency_key, row.op, row.sender,
+                                                       gas_needed_wei(row.raw_tx), code, reason))
+                        self.journal.update(row.idempotency_key, self.clock_ns(), error=reason[:500])
+                        continue
                     count += 1
         return count
 

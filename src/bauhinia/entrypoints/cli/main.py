@@ -79,6 +79,9 @@ def main() -> None:
         if isinstance(exc, pydantic.ValidationError):  # a BAUHINIA_ setting the environment gives is malformed
             print(f"error: {settings_problem(exc)}", file=sys.stderr)
             sys.exit(2)
+        if getattr(exc, "code", None) == "chain_key_unfunded":  # an operator's task, said in one line
+            print(f"error: chain_key_unfunded: {exc}", file=sys.stderr)
+            sys.exit(2)
         if Settings().debug:
             raise
         print(f"error: internal: {type(exc).__name__}: {exc} (set BAUHINIA_DEBUG=1 for the traceback)",
