@@ -175,7 +175,7 @@ class Container:
                                   (*DEFAULT_POLICIES, *controls.CHAIN_POLICIES))
         for kind, executor in self._executors().items():
             service.register_executor(kind, executor)
-        for kind in ("pause", "unfreeze", "wipe"):  # the coin's powers: the executor calls the chain
+        for kind in controls.CHAIN_KINDS:  # the coin's powers: the executor calls the chain
             service.register_executor(kind, lambda params, key: controls.run_chain_control(self.coin_chains,
                                                                                            params, key))
         return service

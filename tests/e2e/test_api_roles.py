@@ -31,6 +31,8 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/approvals/{approval_id}/resubmit"): frozenset({OP, T, K, D}),
     ("GET", "/v1/approval-policies"): STAFF,
     ("POST", "/v1/approval-policies/{kind}"): frozenset({D}),
+    ("POST", "/v1/chain/{coin}/minters"): frozenset({T, D}),
+    ("POST", "/v1/chain/{coin}/rescues"): frozenset({D}),
     ("GET", "/v1/audit/verify"): frozenset({A, D}),
     ("GET", "/v1/audit/entries"): frozenset({A, K, D}),
     ("GET", "/v1/chain/status/{coin}"): STAFF,

@@ -55,6 +55,8 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/approvals/{approval_id}/execute"): "decide",
     ("POST", "/v1/approvals/{approval_id}/resubmit"): "decide",  # the same approval again, the asker its maker
     ("POST", "/v1/approval-policies/{kind}"): "approval:policy_change",
+    ("POST", "/v1/chain/{coin}/minters"): "approval:minter_admin",
+    ("POST", "/v1/chain/{coin}/rescues"): "approval:rescue",
     ("POST", "/v1/chain/{coin}/controls"): "approval:pause|unfreeze|wipe",
     ("POST", "/v1/events/webhook-dead-letters/{dead_letter_id}/replay"): "direct",
     ("POST", "/v1/ledger/accounts"): "direct",
@@ -117,6 +119,9 @@ CLI_HIGH_RISK: dict[str, str] = {
     "chain wipe": "wipe",
     "issuance release-hold": "payer_hold_release",
     "approvals policy-set": "policy_change",
+    "chain minter-allowance": "minter_admin",
+    "chain minter-remove": "minter_admin",
+    "chain rescue": "rescue",
 }
 CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "approvals resubmit",
               "compliance freeze approve",

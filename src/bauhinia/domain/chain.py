@@ -45,6 +45,9 @@ class ChainOp(StrEnum):
     ATTEST_RESERVE = "attest_reserve"
     TRANSFER = "transfer"
     FUND = "fund"
+    CONFIGURE_MINTER = "configure_minter"
+    REMOVE_MINTER = "remove_minter"
+    RESCUE = "rescue"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ REQUESTERS: Mapping[str, frozenset[str]] = {
     "unfreeze": frozenset({"compliance", "admin"}),
     "wipe": frozenset({"compliance", "admin"}),
     "policy_change": frozenset({"admin"}),
+    "minter_admin": frozenset({"treasury", "admin"}),
+    "rescue": frozenset({"admin"}),
 }
 CHECKERS = frozenset({"operator", "treasury", "compliance", "admin"})  # each policy narrows this further
 READERS = CHECKERS | {"auditor"}
@@ -176,8 +178,15 @@ CHAIN_POLICIES: tuple[apv.Policy, ...] = (
     apv.Policy("unfreeze", frozenset({"compliance", "admin"}), description="unfreeze addresses on a coin"),
     apv.Policy("wipe", frozenset({"compliance", "admin"}), approvals_required=2,
                description="burn a frozen address's coins under a court or regulator order"),
+    apv.Policy("minter_admin", frozenset({"treasury", "admin"}), approvals_required=2,
+               description="make an address a minter with an allowance, change its allowance, or remove it"),
+    apv.Policy("rescue", frozenset({"admin"}), approvals_required=2,
+               description="return another token sent to a coin's contract by mistake"),
 )
-CHAIN_ACTIONS = {"pause": "pause", "unpause": "pause", "unfreeze": "unfreeze", "wipe": "wipe"}
+CHAIN_ACTIONS = {"pause": "pause", "unpause": "pause", "unfreeze": "unfreeze", "wipe": "wipe",
+                 "minter_allowance": "minter_admin", "minter_remove": "minter_admin", "rescue": "rescue"}
+CHAIN_KINDS = tuple(sorted(set(CHAIN_ACTIONS.values())))
+UINT256_MAX = 2**256 - 1
 ADDRESSES_MAX = 100
 
 
@@ -189,10 +198,12 @@ def _address(text: str) -> str:
 
 
 def request_chain_control(approvals: Any, actor: Actor, action: str, fiat: Currency, reason: str, *,
-                          addresses: Iterable[str] = (), order: str = "") -> Any:
-    """Ask to pause / unpause a coin, unfreeze addresses, or wipe a frozen address (`order` names the order;
-    its SHA-256 goes on chain): an approval request, run on the chain only once a different person approves
-    (two for a wipe)."""
+                          addresses: Iterable[str] = (), order: str = "", amount_base_units: int | None = None,
+                          token: str = "") -> Any:
+    """Ask to pause / unpause a coin, unfreeze addresses, wipe a frozen address (`order` names the order; its
+    SHA-256 goes on chain), set a minter's allowance or remove a minter (`addresses`: the minter), or rescue
+    another token sent to the contract (`token`, `addresses`: the receiver, `amount_base_units`): an approval
+    request, run on the chain only once different people approve (two for a wipe, minter changes and a rescue)."""
     import hashlib
 
     kind = CHAIN_ACTIONS.get(action)
@@ -215,12 +226,26 @@ def request_chain_control(approvals: Any, actor: Actor, action: str, fiat: Curre
             raise ValidationError("a wipe names one frozen address and the order", code="bad_wipe")
         params.update(address=listed[0], order=order[:500],
                       order_reference=hashlib.sha256(order.encode()).hexdigest())
+    elif action in ("minter_allowance", "minter_remove"):
+        if len(listed) != 1:
+            raise ValidationError("a minter change names one minter address", code="bad_minter")
+        params["address"] = listed[0]
+        if action == "minter_allowance":
+            if amount_base_units is None or not 0 <= amount_base_units <= UINT256_MAX:
+                raise ValidationError("a minter allowance is 0..2^256-1 base units", code="bad_allowance")
+            params["amount_base_units"] = str(amount_base_units)  # JSON-safe beyond 2^53
+    elif action == "rescue":
+        if len(listed) != 1 or amount_base_units is None or not 0 < amount_base_units <= UINT256_MAX:
+            raise ValidationError("a rescue names the token, one receiver and an amount above zero",
+                                  code="bad_rescue")
+        params.update(token=_address(token), address=listed[0], amount_base_units=str(amount_base_units))
     return approvals.submit(kind, params, maker=actor.subject)
 
 
 def run_chain_control(chains: Mapping[Currency, Any], params: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """The approvals executor of "pause", "unfreeze" and "wipe": the chain call (idempotent by the approval's
-    key). A reverted or failed call raises, so the approval stays approved with the error, never executed."""
+    """The approvals executor of the chain controls (pause, unfreeze, wipe, minter_admin, rescue): the chain call
+    (idempotent by the approval's key). A reverted or failed call raises, so the approval stays approved with the
+    error, never executed."""
     from bauhinia.domain.errors import RefusedError
 
     chain = chains[Currency(str(params["currency"]))]
@@ -234,6 +259,13 @@ def run_chain_control(chains: Mapping[Currency, Any], params: Mapping[str, Any],
     elif action == "wipe":
         tx = chain.wipe_frozen(str(params["address"]), bytes.fromhex(str(params["order_reference"])),
                                idempotency_key=key)
+    elif action == "minter_allowance":
+        tx = chain.configure_minter(str(params["address"]), int(params["amount_base_units"]), idempotency_key=key)
+    elif action == "minter_remove":
+        tx = chain.remove_minter(str(params["address"]), idempotency_key=key)
+    elif action == "rescue":
+        tx = chain.rescue_erc20(str(params["token"]), str(params["address"]), int(params["amount_base_units"]),
+                                idempotency_key=key)
     else:
         raise ValidationError(f"unknown chain action {action!r}", code="bad_action")
     if tx.succeeded is False:

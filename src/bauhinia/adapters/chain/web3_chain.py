@@ -162,6 +162,32 @@ class Web3Chain:
         return self._call(self.keys.blacklister, ch.ChainOp.WIPE, idempotency_key, "wipeFrozenBalance",
                           [account, order_reference], GAS["wipe"])
 
+    def configure_minter(self, minter: str, allowance_base_units: int, *, idempotency_key: str) -> ch.ChainTx:
+        """Make `minter` a minter with this allowance (the master minter's key)."""
+        if not 0 <= allowance_base_units < 2**256:
+            raise ValidationError("a minter allowance is 0..2^256-1 base units", code="bad_allowance")
+        account = Web3.to_checksum_address(ch.normalise_address(minter))
+        return self._call(self.keys.master_minter, ch.ChainOp.CONFIGURE_MINTER, idempotency_key, "configureMinter",
+                          [account, allowance_base_units], GAS["role"])
+
+    def remove_minter(self, minter: str, *, idempotency_key: str) -> ch.ChainTx:
+        account = Web3.to_checksum_address(ch.normalise_address(minter))
+        return self._call(self.keys.master_minter, ch.ChainOp.REMOVE_MINTER, idempotency_key, "removeMinter",
+                          [account], GAS["role"])
+
+    def minter_allowance(self, minter: str) -> tuple[bool, int]:
+        """(is a minter, its allowance in base units)."""
+        account = Web3.to_checksum_address(ch.normalise_address(minter))
+        f = self.contract.functions
+        return bool(f.isMinter(account).call()), int(f.minterAllowance(account).call())
+
+    def rescue_erc20(self, token: str, receiver: str, amount_base_units: int, *, idempotency_key: str) -> ch.ChainTx:
+        """Return another ERC-20 token sent to this contract by mistake (the rescuer's key)."""
+        return self._call(self.keys.rescuer, ch.ChainOp.RESCUE, idempotency_key, "rescueERC20",
+                          [Web3.to_checksum_address(ch.normalise_address(token)),
+                           Web3.to_checksum_address(ch.normalise_address(receiver)), amount_base_units],
+                          GAS["transfer"])
+
     def pause(self, *, idempotency_key: str) -> ch.ChainTx:
         return self._call(self.keys.pauser, ch.ChainOp.PAUSE, idempotency_key, "pause", [], GAS["pause"])
 

@@ -150,13 +150,15 @@ CurrencyOpt = Annotated[str, typer.Option("--currency", help="CNH or HKD")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why (recorded with the request)")]
 
 
-def _request(action: str, currency: str, reason: str, addresses: list[str] | None = None, order: str = "") -> None:
+def _request(action: str, currency: str, reason: str, addresses: list[str] | None = None, order: str = "",
+             amount_base_units: int | None = None, token: str = "") -> None:
     from bauhinia.bootstrap import Container
     from bauhinia.entrypoints.cli import _identity
     from bauhinia.services import controls
 
     sub = controls.request_chain_control(Container().approvals, _identity.current(), action,
-                                         parse_currency(currency), reason, addresses=addresses or [], order=order)
+                                         parse_currency(currency), reason, addresses=addresses or [], order=order,
+                                         amount_base_units=amount_base_units, token=token)
     typer.echo(f"{action} of {currency.upper()} requested as approval {sub.request.id}; it reaches the chain once "
                f"{sub.request.approvals_required} other person(s) approve it (`bauhinia approvals approve`)")
 
@@ -186,3 +188,36 @@ def wipe(address: Annotated[str, typer.Argument(help="a frozen address")], curre
          reason: ReasonOpt) -> None:
     """Ask to burn a frozen address's coins under an order (two other people approve)."""
     _request("wipe", currency, reason, [address], order)
+
+
+def _base_units(text: str, currency: str) -> int:
+    """A decimal amount of the coin ("1000000.00") in base units."""
+    from bauhinia.domain.money import minor_to_base_units, parse_decimal_amount
+
+    return minor_to_base_units(parse_decimal_amount(text, parse_currency(currency).fiat))
+
+
+@app.command("minter-allowance")
+def minter_allowance(minter: Annotated[str, typer.Argument(help="the minter's address")], currency: CurrencyOpt,
+                     allowance: Annotated[str, typer.Option(help="coins it may still mint, e.g. 5000000.00")],
+                     reason: ReasonOpt) -> None:
+    """Ask to make an address a minter with this allowance, or to change its allowance (two other treasury users
+    or admins approve; the master minter's key does it)."""
+    _request("minter_allowance", currency, reason, [minter], amount_base_units=_base_units(allowance, currency))
+
+
+@app.command("minter-remove")
+def minter_remove(minter: Annotated[str, typer.Argument(help="the minter's address")], currency: CurrencyOpt,
+                  reason: ReasonOpt) -> None:
+    """Ask to remove a minter (two other treasury users or admins approve)."""
+    _request("minter_remove", currency, reason, [minter])
+
+
+@app.command("rescue")
+def rescue(token: Annotated[str, typer.Argument(help="the other token's contract address")], currency: CurrencyOpt,
+           receiver: Annotated[str, typer.Option("--to", help="who gets the tokens back")],
+           amount_base_units: Annotated[int, typer.Option(help="in the other token's base units")],
+           reason: ReasonOpt) -> None:
+    """Ask to return another token sent to the coin's contract by mistake (two other admins approve; the rescuer's
+    key sends it)."""
+    _request("rescue", currency, reason, [receiver], amount_base_units=amount_base_units, token=token)

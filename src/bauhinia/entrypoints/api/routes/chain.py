@@ -66,3 +66,45 @@ def request_chain_control(
     sub = controls.request_chain_control(container.approvals, principal.actor, body.action, Currency(coin.value),
                                          body.reason, addresses=body.addresses, order=body.order)
     return approval_public(sub.request)
+
+
+class MinterChange(BaseModel):
+    minter: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    allowance_base_units: int | None = Field(default=None, ge=0, le=2**256 - 1,
+                                             description="the new allowance; omitted with remove=true")
+    remove: bool = False
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+@router.post("/{coin}/minters", status_code=status.HTTP_202_ACCEPTED, response_model=ApprovalPublic)
+def change_minter(
+    coin: CoinPath, body: MinterChange, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(TREASURY, ADMIN, scope="chain:write"))],
+) -> ApprovalPublic:
+    """Ask to make an address a minter with an allowance, change its allowance, or remove it (approval
+    `minter_admin`: two other treasury users or admins), then the master minter's key does it on chain."""
+    action = "minter_remove" if body.remove else "minter_allowance"
+    sub = controls.request_chain_control(container.approvals, principal.actor, action, Currency(coin.value),
+                                         body.reason, addresses=[body.minter],
+                                         amount_base_units=body.allowance_base_units)
+    return approval_public(sub.request)
+
+
+class RescueCreate(BaseModel):
+    token: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the other token's contract")
+    receiver: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    amount_base_units: int = Field(gt=0, le=2**256 - 1)
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+@router.post("/{coin}/rescues", status_code=status.HTTP_202_ACCEPTED, response_model=ApprovalPublic)
+def rescue(
+    coin: CoinPath, body: RescueCreate, container: ContainerDep,
+    principal: Annotated[Principal, Depends(require(ADMIN, scope="chain:write"))],
+) -> ApprovalPublic:
+    """Ask to return another token sent to the coin's contract by mistake (approval `rescue`: two other admins),
+    then the rescuer's key sends it to the receiver."""
+    sub = controls.request_chain_control(container.approvals, principal.actor, "rescue", Currency(coin.value),
+                                         body.reason, addresses=[body.receiver], token=body.token,
+                                         amount_base_units=body.amount_base_units)
+    return approval_public(sub.request)
