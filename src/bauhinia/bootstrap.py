@@ -223,6 +223,8 @@ class Container:
                 "bank_account_override": lambda params, key: issuance_svc.approve_bank_account_override(
                     self.issuance, params, key),
                 issuance_svc.PAYER_RELEASE_KIND: lambda params, key: issuance_svc.release_payer_hold(
+                    self.issuance, params, key),
+                issuance_svc.SUSPENSE_ASSIGN_KIND: lambda params, key: issuance_svc.assign_suspense(
                     self.issuance, params, key)}
 
     def gated_issuance(self) -> Any:

@@ -74,6 +74,8 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/subscriptions"): ALL,
     ("GET", "/v1/subscriptions/{seq}"): ALL,
     ("POST", "/v1/subscriptions/{seq}/release-hold"): frozenset({K, D}),
+    ("GET", "/v1/suspense"): STAFF,
+    ("POST", "/v1/suspense/{seq}/assignment"): frozenset({OP, T, K, D}),
     ("POST", "/v1/mint-runs"): frozenset({OP, T, D}),
     ("POST", "/v1/redemptions"): frozenset({C, OP, D}),
     ("GET", "/v1/redemptions"): ALL,

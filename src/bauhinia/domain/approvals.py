@@ -101,6 +101,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="accept a bank account whose holder name is not the customer's legal name"),
     Policy("payer_hold_release", frozenset({"compliance", "admin"}),
            description="mint a deposit the payer check held, after its case review (a second compliance officer)"),
+    Policy("suspense_assignment", frozenset({"treasury", "compliance", "admin"}),
+           description="credit a bank receipt held in suspense to a customer (it is then minted to them)"),
     Policy("policy_change", frozenset({"admin"}), approvals_required=2,
            description="change an approval policy: who approves, how many, above what amount, for how long"),
 )

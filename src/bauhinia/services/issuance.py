@@ -509,6 +509,64 @@ def release_payer_hold(ctx: IssuanceContext, params: Mapping[str, Any], key: str
     return {"subscription": seq, "released": True}
 
 
+SUSPENSE_ASSIGN_KIND = "suspense_assignment"
+
+
+def _suspense_row(ctx: IssuanceContext, seq: int) -> Any:
+    row = next((r for r in ctx.store.suspense(None) if int(r.seq) == seq), None)
+    if row is None:
+        raise NotFoundError(f"no suspense credit {seq}", code="suspense_not_found")
+    return row
+
+
+def request_suspense_assignment(ctx: IssuanceContext, suspense_seq: int, customer_id: str, reason: str, *,
+                                maker: str) -> str:
+    """Ask a second person (approval `suspense_assignment`) to credit a bank receipt held in suspense (it matched
+    no customer's reference) to `customer_id`, once an operator found whose it is; returns the approval id. When
+    approved the customer's funds are credited and a subscription is received for them, which the next mint run
+    takes through every check (CDD, screening, wallet, coverage) as any other."""
+    if ctx.approvals is None:
+        raise ValidationError("an assignment needs the approvals service", code="approvals_not_wired")
+    if len(reason.strip()) < 3:
+        raise ValidationError("an assignment needs the reason the credit is the customer's", code="reason_required")
+    row = _suspense_row(ctx, suspense_seq)
+    if row.status != "open":
+        raise ConflictError(f"suspense credit {suspense_seq} is {row.status}", code="suspense_not_open")
+    customer = ctx.store.customer(customer_id)
+    sub = ctx.approvals.submit(SUSPENSE_ASSIGN_KIND, {
+        "suspense": int(row.seq), "customer_id": customer.id, "fiat": row.fiat, "amount_minor": int(row.amount_minor),
+        "debtor_name": (row.debtor_name or "")[:200], "remittance": (row.remittance or "")[:300],
+        "reason": reason.strip()[:500]}, maker=maker)
+    return str(sub.request.id) if sub.request is not None else "executed"
+
+
+def assign_suspense(ctx: IssuanceContext, params: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """The executor of an approved `suspense_assignment`: claim the credit (open -> assigned, status-checked),
+    move it from suspense to the customer's funds and receive a subscription for it, in one transaction."""
+    seq = int(params["suspense"])
+    row = _suspense_row(ctx, seq)
+    customer = ctx.store.customer(str(params["customer_id"]))
+    fiat = Currency(row.fiat)
+    now = _now(ctx)
+    with ctx.store.unit_of_work(now) as uow:
+        if not uow.move_suspense(seq, "open", "assigned"):
+            raise ConflictError(f"suspense credit {seq} is no longer open", code="suspense_not_open")
+        sub_seq = uow.next_seq("subscriptions")
+        uow.post(iss.suspense_release_entry(seq, fiat, int(row.amount_minor), customer.seq, f"sub:{sub_seq}"),
+                 "suspense assigned")
+        uow.add_subscriptions([dict(seq=sub_seq, entry_key=f"suspense:{seq}", customer_id=customer.id,
+                                    fiat=fiat.value, amount_minor=int(row.amount_minor), fee_minor=0,
+                                    status=iss.SubscriptionStatus.RECEIVED.value, received_at_ns=now,
+                                    updated_at_ns=now,
+                                    reason=None)])
+        uow.record_transitions([_t("subscription", sub_seq, None, "received", now, ctx.actor, f"suspense:{seq}")])
+        uow.emit("subscriptions.received", {"subscriptions": [sub_seq], "suspense": seq})
+        uow.audit(ctx.actor, "suspense.assigned", f"suspense:{seq}",
+                  {"customer": customer.id, "subscription": sub_seq, "amount_minor": int(row.amount_minor),
+                   "approval": key, "reason": params.get("reason")})
+    return {"suspense": seq, "customer_id": customer.id, "subscription": sub_seq}
+
+
 def _gate_mint(ctx: IssuanceContext, fiat: Currency, mint_base_units: int) -> None:
     reserves_svc.gate_mint(ctx.reserves, ctx.ledger, fiat, from_ns(_now(ctx)).astimezone(HK_TZ).date(),
                            mint_base_units=mint_base_units, buffer_bps=ctx.buffer_bps, now_ns=_now(ctx))

@@ -164,6 +164,12 @@ class SqlIssuanceUow:
         if rows:
             self.conn.execute(t.suspense_credits.insert(), rows)
 
+    def move_suspense(self, seq: int, from_status: str, status: str) -> bool:
+        """The status-checked transition of a suspense credit: True only for the one writer that found it so."""
+        done = self.conn.execute(t.suspense_credits.update().where(
+            t.suspense_credits.c.seq == seq, t.suspense_credits.c.status == from_status).values(status=status))
+        return bool(done.rowcount)
+
     # --- subscriptions ------------------------------------------------------------------------------------
     SEQ_TABLES: ClassVar[dict[str, sa.Table]] = {
         "subscriptions": t.subscriptions, "suspense": t.suspense_credits, "mint_batches": t.mint_batches,

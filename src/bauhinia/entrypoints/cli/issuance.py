@@ -177,6 +177,38 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(help="camt.054/cam
         raise typer.Exit(1)
 
 
+suspense_app = typer.Typer(help="Bank receipts that matched no customer: list, assign.", no_args_is_help=True)
+app.add_typer(suspense_app, name="suspense")
+
+
+@suspense_app.command("list")
+def suspense_list(status: Annotated[str, typer.Option(help="open, assigned or all")] = "open") -> None:
+    """Bank receipts held in suspense, with the payer and remittance the bank gave."""
+    from rich.table import Table
+
+    from bauhinia.bootstrap import Container
+
+    rows = Container().issuance.store.suspense(None if status == "all" else status)
+    table = Table("seq", "currency", "amount", "payer", "remittance", "status", title=f"suspense ({status})")
+    for r in rows:
+        table.add_row(str(r.seq), r.fiat, Amount(int(r.amount_minor), Currency(r.fiat)).format(),
+                      r.debtor_name or "", (r.remittance or "")[:60], r.status)
+    console.print(table)
+
+
+@suspense_app.command("assign")
+def suspense_assign(seq: Annotated[int, typer.Argument(help="the suspense credit's number")],
+                    customer: Annotated[str, typer.Option(help="the customer it belongs to")],
+                    reason: Annotated[str, typer.Option(help="how you know it is theirs")]) -> None:
+    """Ask a second person to credit a suspense receipt to a customer (approval suspense_assignment); it is then
+    minted to them through every usual check."""
+    from bauhinia.services import issuance as svc
+
+    ctx = _ctx()
+    approval = svc.request_suspense_assignment(ctx, seq, customer, reason, maker=ctx.actor)
+    console.print(f"suspense credit {seq} -> {customer}: awaits a second person: approval {approval}")
+
+
 @app.command("release-hold")
 def release_hold(subscription: Annotated[int, typer.Argument(help="the held subscription's number")],
                  reason: Annotated[str, typer.Option(help="what the case review found (the payer is the "

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from bauhinia.domain import issuance as iss
@@ -281,6 +281,44 @@ def get_subscription(seq: Seq, container: ContainerDep,
     if principal.is_customer_only and s.customer_id != principal.customer_id:
         raise NotFoundError(f"subscription {seq} not found", code="subscription_not_found")
     return _sub_public(s)
+
+
+class SuspensePublic(BaseModel):
+    seq: int
+    currency: str
+    amount_minor: int
+    debtor_name: str | None
+    remittance: str | None
+    status: str
+    received_at_ns: int
+
+
+@router.get("/suspense", response_model=list[SuspensePublic])
+def list_suspense(container: ContainerDep,
+                  principal: Annotated[Principal, Depends(require(*STAFF_READ, scope="issuance:read"))],
+                  status_: Annotated[str, Query(alias="status", pattern="^(open|assigned|all)$")] = "open",
+                  ) -> list[SuspensePublic]:
+    """Bank receipts that matched no customer, with the payer and remittance the bank gave."""
+    rows = container.issuance.store.suspense(None if status_ == "all" else status_)
+    return [SuspensePublic(seq=int(r.seq), currency=r.fiat, amount_minor=int(r.amount_minor),
+                           debtor_name=r.debtor_name, remittance=r.remittance, status=r.status,
+                           received_at_ns=int(r.received_at_ns)) for r in rows[:10_000]]
+
+
+class SuspenseAssignment(BaseModel):
+    customer_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    reason: Text = Field(min_length=3, max_length=500)
+
+
+@router.post("/suspense/{seq}/assignment", status_code=status.HTTP_202_ACCEPTED)
+def assign_suspense(seq: Seq, body: SuspenseAssignment, container: ContainerDep,
+                    principal: Annotated[Principal, Depends(require(OPERATOR, TREASURY, COMPLIANCE, ADMIN,
+                                                                    scope="issuance:write"))]) -> dict[str, Any]:
+    """Ask a second person to credit a suspense receipt to a customer (approval `suspense_assignment`, 202); it
+    is then received as the customer's subscription and minted through every usual check."""
+    approval = svc.request_suspense_assignment(container.issuance, seq, body.customer_id, body.reason,
+                                               maker=principal.subject)
+    return {"suspense": seq, "customer_id": body.customer_id, "approval": approval}
 
 
 class HoldReleaseRequest(BaseModel):
