@@ -260,14 +260,24 @@ def record_command(path: str, actor: Actor, kwargs: dict[str, Any], outcome: str
 
     try:
         from bauhinia.adapters.store import audit
+        from bauhinia.adapters.store.db import make_engine, migrate
 
-        engine = _engine(_settings())
-        try:
+        settings = _settings()
+        engine = make_engine(settings.resolved_database_url())
+
+        def append() -> None:
             with engine.begin() as conn:
                 audit.append(conn, actor=actor.subject[:128], action=f"cli.{path.replace(' ', '.')}"[:128],
                              subject=f"cli:{path}"[:256], details={"arguments": _arguments(kwargs),
                                                                    "outcome": outcome},
                              now_ns=time.time_ns())
+
+        try:
+            try:
+                append()  # the command (or the sign-in) has migrated the database already
+            except Exception:
+                migrate(engine)  # a command refused before it opened the database: make the log first
+                append()
         finally:
             engine.dispose()
     except Exception as exc:  # the database itself may be what failed the command
