@@ -332,28 +332,10 @@ class Container:
             return out
 
     def _open_set_aside_incidents(self, set_aside: list[Any]) -> None:
-        """An incident (once) for each journaled transaction the node would not take at start-up, naming the key
-        to fund and the gas it needs; the other transactions went on."""
-        import hashlib
-
-        from bauhinia.domain.money import Currency
         from bauhinia.services import reserves as reserves_service
 
-        if not set_aside:
-            return
-        existing = {i.incident_id for i in self.reserves.list_incidents()}
-        for item in set_aside:
-            incident_id = "INC-CHAIN-" + hashlib.sha256(item.idempotency_key.encode()).hexdigest()[:16]
-            if incident_id in existing:
-                continue
-            coin = Currency.BCNH if ":CNH" in item.idempotency_key else Currency.BHKD
-            log.warning("chain transaction set aside: %s", item.reason)
-            reserves_service.open_incident(
-                self.reserves, incident_id=incident_id, coin=coin, kind="chain_tx_set_aside",
-                summary=item.reason[:300], now_ns=self.clock.now_ns(),
-                details={"idempotency_key": item.idempotency_key, "op": item.op, "key": item.sender,
-                         "gas_needed_wei": item.gas_needed_wei, "code": item.code})
-            existing.add(incident_id)
+        for reason in reserves_service.open_set_aside_incidents(self.reserves, set_aside, self.clock.now_ns()):
+            log.warning("chain transaction set aside: %s", reason)
 
     @cached_property
     def indexers(self) -> Any:

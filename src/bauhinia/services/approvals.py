@@ -62,6 +62,11 @@ class ApprovalService:
     def policies(self) -> dict[str, apv.Policy]:
         """The policies in force: the code's, with the changes approved policy changes made (read from the store
         at most every POLICY_REFRESH_S, so every process follows a change within seconds)."""
+        return self._refresh_policies()
+
+    def _refresh_policies(self) -> dict[str, apv.Policy]:
+        """Read the changed policies when the view is older than POLICY_REFRESH_S. Called at the start of a public
+        call, never inside a unit of work (on SQLite a second connection would wait on the writer's lock)."""
         now = time.monotonic()
         if now - self._read_at >= POLICY_REFRESH_S:
             read = getattr(self.store, "policy_overrides", None)
@@ -150,7 +155,7 @@ class ApprovalService:
         self, request_id: str, *, actor: str, roles: Iterable[str], comment: str = ""
     ) -> apv.ApprovalRequest:
         """One checker approves; when that makes the request approved, its executor runs (once)."""
-        self.policies  # noqa: B018 - refresh the policies in force before the unit of work
+        self._refresh_policies()
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         with self.store.transaction() as uow:
@@ -164,7 +169,7 @@ class ApprovalService:
         return request
 
     def reject(self, request_id: str, *, actor: str, roles: Iterable[str], reason: str) -> apv.ApprovalRequest:
-        self.policies  # noqa: B018 - refresh the policies in force before the unit of work
+        self._refresh_policies()
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         with self.store.transaction() as uow:
@@ -216,7 +221,7 @@ class ApprovalService:
         asks again, so that person cannot approve it. Only someone holding one of the policy's approver roles may
         ask; only an expired request is resubmitted (a rejected one was decided), and only when no request for the
         same operation is still open."""
-        self.policies  # noqa: B018 - refresh the policies in force
+        self._refresh_policies()
         now_ns = self.clock.now_ns()
         self._expire_one(request_id, now_ns)
         old = self.get(request_id)

@@ -397,6 +397,28 @@ def reset_breaker(
         return state
 
 
+def open_set_aside_incidents(store: ReservesStore, set_aside: Iterable[Any], now_ns: int) -> list[str]:
+    """An incident (once) for each journaled chain transaction the node would not take (adapters.chain.sender
+    SetAside), naming the key to fund and the gas it needs; returns the reasons of those opened now. The coin is
+    read from the transaction's idempotency key, which names its fiat currency."""
+    import hashlib
+
+    existing = {i.incident_id for i in store.list_incidents()}
+    opened = []
+    for item in set_aside:
+        incident_id = "INC-CHAIN-" + hashlib.sha256(item.idempotency_key.encode()).hexdigest()[:16]
+        if incident_id in existing:
+            continue
+        coin = Currency.BCNH if ":CNH" in item.idempotency_key else Currency.BHKD
+        open_incident(store, incident_id=incident_id, coin=coin, kind="chain_tx_set_aside", summary=item.reason[:300],
+                      now_ns=now_ns, details={"idempotency_key": item.idempotency_key, "op": item.op,
+                                              "key": item.sender, "gas_needed_wei": item.gas_needed_wei,
+                                              "code": item.code})
+        existing.add(incident_id)
+        opened.append(item.reason)
+    return opened
+
+
 def open_incident(
     store: ReservesStore,
     *,
