@@ -215,6 +215,7 @@ class Container:
 
         from bauhinia.services import issuance as issuance_svc
         from bauhinia.services import issuance_compliance as gate_svc
+        from bauhinia.services import refunds as refunds_svc
 
         return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
                 "ledger_adjustment": ledger_adjustment, "bank_file_release": bank_file_release,
@@ -225,7 +226,8 @@ class Container:
                 issuance_svc.PAYER_RELEASE_KIND: lambda params, key: issuance_svc.release_payer_hold(
                     self.issuance, params, key),
                 issuance_svc.SUSPENSE_ASSIGN_KIND: lambda params, key: issuance_svc.assign_suspense(
-                    self.issuance, params, key)}
+                    self.issuance, params, key),
+                refunds_svc.REFUND_KIND: lambda params, key: refunds_svc.execute_refund(self.issuance, params, key)}
 
     def gated_issuance(self) -> Any:
         """The issuance context with the compliance gate, whether or not issuance screening is switched on (what

@@ -76,6 +76,8 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/subscriptions/{seq}/release-hold"): frozenset({K, D}),
     ("GET", "/v1/suspense"): STAFF,
     ("POST", "/v1/suspense/{seq}/assignment"): frozenset({OP, T, K, D}),
+    ("GET", "/v1/refunds"): STAFF,
+    ("POST", "/v1/refunds"): frozenset({OP, T, K, D}),
     ("POST", "/v1/mint-runs"): frozenset({OP, T, D}),
     ("POST", "/v1/redemptions"): frozenset({C, OP, D}),
     ("GET", "/v1/redemptions"): ALL,

@@ -72,6 +72,7 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/customers/{customer_id}/bank-accounts"): "direct",
     ("POST", "/v1/subscriptions/{seq}/release-hold"): "approval:payer_hold_release",
     ("POST", "/v1/suspense/{seq}/assignment"): "approval:suspense_assignment",
+    ("POST", "/v1/refunds"): "approval:refund",
     ("POST", "/v1/customers/{customer_id}/wallet-challenges"): "direct",
     ("POST", "/v1/customers/{customer_id}/wallets"): "direct",
     ("POST", "/v1/bank-files"): "approval:bank_file_release",
@@ -124,6 +125,7 @@ CLI_HIGH_RISK: dict[str, str] = {
     "chain minter-remove": "minter_admin",
     "chain rescue": "rescue",
     "issuance suspense assign": "suspense_assignment",
+    "issuance refund request": "refund",
 }
 CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "approvals resubmit",
               "compliance freeze approve",

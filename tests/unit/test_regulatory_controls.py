@@ -86,7 +86,12 @@ def test_chart_of_accounts_has_no_interest_to_holders() -> None:
     # the only entries that credit a holder-facing account are deposits, suspense releases and mint reversals
     # (a burn reversal credits the issuer's own books only: coins outstanding, back from payable and fees)
     assert {k.name for k in iss.EntryKind} == {"DEPOSIT", "SUSPENSE", "MINT", "MINT_REVERSAL", "BURN",
-                                                "PAYOUT_SETTLED", "SUSPENSE_RELEASE", "CAPITAL", "BURN_REVERSAL"}
+                                                "PAYOUT_SETTLED", "SUSPENSE_RELEASE", "CAPITAL", "BURN_REVERSAL",
+                                                "REFUND", "REFUND_SETTLED"}
+    # a refund credits only the reserve cash it sends back to the payer (held until the bank pays)
+    [refund] = iss.refund_hold_entry(4, Currency.CNH, 500_00, iss.book_account_id(Currency.CNH, iss.Book.SUSPENSE),
+                                     "RFD-CNH-4")
+    assert refund.credit_account_id == iss.book_account_id(Currency.CNH, iss.Book.RESERVE_CASH)
     reversal = iss.burn_reversal_entry(3, Currency.CNH, 1_000_00, 1_00, "rdm:3")
     assert all(t.credit_account_id in (0, iss.book_account_id(Currency.CNH, iss.Book.COINS_OUTSTANDING))
                for t in reversal)

@@ -103,6 +103,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="mint a deposit the payer check held, after its case review (a second compliance officer)"),
     Policy("suspense_assignment", frozenset({"treasury", "compliance", "admin"}),
            description="credit a bank receipt held in suspense to a customer (it is then minted to them)"),
+    Policy("refund", frozenset({"treasury", "compliance", "admin"}),
+           description="send a suspense credit or a held subscription back to the account that paid it"),
     Policy("policy_change", frozenset({"admin"}), approvals_required=2,
            description="change an approval policy: who approves, how many, above what amount, for how long"),
 )

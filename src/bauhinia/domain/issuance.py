@@ -208,9 +208,25 @@ REDEMPTION_TRANSITIONS: dict[RedemptionStatus, frozenset[RedemptionStatus]] = {
 }
 
 
+class RefundStatus(StrEnum):
+    INSTRUCTED = "instructed"  # claimed, the reserve cash held; its payment file is (about to be) written
+    WRITTEN = "written"  # the pain.001 is in the bank's outbox
+    PAID = "paid"  # the bank's statement shows the debit; the held reserve cash is posted out
+
+
+REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    # a debit can arrive before the file is marked written (the process died between the file and the mark)
+    RefundStatus.INSTRUCTED: frozenset({RefundStatus.WRITTEN, RefundStatus.PAID}),
+    RefundStatus.WRITTEN: frozenset({RefundStatus.PAID}),
+    RefundStatus.PAID: frozenset(),
+}
+
+
 def check_transition(kind: str, current: str, new: str) -> None:
     table: Mapping[str, frozenset[str]]
-    if kind == "subscription":
+    if kind == "refund":
+        table = {k.value: frozenset(v.value for v in vs) for k, vs in REFUND_TRANSITIONS.items()}
+    elif kind == "subscription":
         table = {k.value: frozenset(v.value for v in vs) for k, vs in SUBSCRIPTION_TRANSITIONS.items()}
     elif kind == "redemption":
         table = {k.value: frozenset(v.value for v in vs) for k, vs in REDEMPTION_TRANSITIONS.items()}
@@ -345,6 +361,8 @@ class EntryKind(IntEnum):
     SUSPENSE_RELEASE = 7
     CAPITAL = 8
     BURN_REVERSAL = 9
+    REFUND = 10
+    REFUND_SETTLED = 11
 
 
 def transfer_id(kind: EntryKind, flow_seq: int, leg: int) -> int:
@@ -484,6 +502,27 @@ def payout_settled_entry(flow_seq: int, reference: str, attempt: int = 0) -> lis
     return [Transfer(transfer_id(EntryKind.PAYOUT_SETTLED, flow_seq, 0), 0, 0, 0, "",
                      code=int(EntryKind.PAYOUT_SETTLED), reference=reference,
                      flags=int(TransferFlags.POST_PENDING), pending_id=payout_hold_id(flow_seq, attempt))]
+
+
+def refund_hold_entry(refund_seq: int, fiat: Currency, amount_minor: int, from_account_id: int,
+                      reference: str) -> list[Transfer]:
+    """Money going back to whoever paid it (a suspense credit, a held subscription): the liability it sat in
+    (suspense, or the customer's funds) is debited and the reserve cash for it held (pending) until the bank's
+    statement shows the refund left; nothing is posted out of the reserve before that."""
+    return [Transfer(refund_hold_id(refund_seq), from_account_id, book_account_id(fiat, Book.RESERVE_CASH),
+                     amount_minor, fiat.value, code=int(EntryKind.REFUND), reference=reference,
+                     flags=int(TransferFlags.PENDING))]
+
+
+def refund_hold_id(refund_seq: int) -> int:
+    return transfer_id(EntryKind.REFUND, refund_seq, 0)
+
+
+def refund_settled_entry(refund_seq: int, reference: str) -> list[Transfer]:
+    """The bank paid the refund: post its held reserve cash."""
+    return [Transfer(transfer_id(EntryKind.REFUND_SETTLED, refund_seq, 0), 0, 0, 0, "",
+                     code=int(EntryKind.REFUND_SETTLED), reference=reference,
+                     flags=int(TransferFlags.POST_PENDING), pending_id=refund_hold_id(refund_seq))]
 
 
 def _link(legs: list[Transfer]) -> list[Transfer]:

@@ -16,6 +16,7 @@ from bauhinia.domain.errors import NotFoundError
 from bauhinia.domain.issuance import RedemptionStatus, SubscriptionStatus
 from bauhinia.domain.money import Currency
 from bauhinia.faults import fault_point
+from bauhinia.services import refunds as refunds_svc
 from bauhinia.services import reserves as reserves_svc
 from bauhinia.services.issuance import PAYER_HOLD_PREFIX, IssuanceContext, _now, _t
 
@@ -26,6 +27,7 @@ class IngestReport:
     subscriptions: int = 0
     suspense: int = 0
     payouts_settled: int = 0
+    refunds_settled: int = 0
     duplicate_entries: int = 0
     batch_entries: int = 0  # entries booked detail by detail
     unexplained_movements: int = 0  # debits matching no payout, reversals: each an incident and an operator task
@@ -239,6 +241,7 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
     sub_seq = uow.next_seq("subscriptions")
     sus_seq = uow.next_seq("suspense")
     entry_rows, sub_rows, sus_rows, transfers, transitions = [], [], [], [], []
+    payer_rows: list[dict[str, Any]] = []  # who paid each credit (a refund goes back there)
     settled: list[tuple[int, str, bnk.BankEntry, Currency]] = []
     alerts: list[_Alert] = []
     seen_now: set[str] = set()
@@ -276,6 +279,11 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                     booked.append("zero amount")
                     row["detail"] = row["detail"] or "zero amount: nothing to book"
                     continue
+                payer_tx = next((tx for tx in part.transactions if tx.debtor_name and tx.debtor_account), None)
+                if payer_tx is not None and payer_tx.debtor_account is not None:
+                    payer_rows.append(dict(entry_key=part.entry_key[:80], name=(payer_tx.debtor_name or "")[:140],
+                                           account=payer_tx.debtor_account.value[:64],
+                                           scheme=payer_tx.debtor_account.scheme[:35]))
                 customer_id = None if mismatch else iss.match_deposit_reference(_texts(part), refs)
                 block = (blocked or {}).get(part.entry_key)
                 if customer_id is not None and block is None:
@@ -323,6 +331,24 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                     row["detail"] = row["detail"] or "zero amount: nothing to book"
                     continue
                 seq = None if mismatch else _payout_reference_seq(part, fiat)
+                refund = None if mismatch or seq is not None else refunds_svc.refund_reference_seq(_texts(part), fiat)
+                if refund is not None:
+                    settled_refund = refunds_svc.settle_refund(ctx, uow, refund, part.entry_key, part.amount_minor,
+                                                               fiat)
+                    if isinstance(settled_refund, str):
+                        alerts.append(_Alert(part.entry_key, "refund_not_instructed", fiat, part.amount_minor,
+                                             e.credit_debit.value, settled_refund, tuple(_texts(part)),
+                                             e.bank_transaction_code))
+                        booked.append("unmatched")
+                        if row["outcome"] == "ignored":
+                            row["detail"] = _with_fx(settled_refund[:300], part)
+                        continue
+                    transfers += settled_refund[0]
+                    transitions += settled_refund[1]
+                    booked.append(f"refund {refund}")
+                    row.update(outcome="refund", flow_seq=refund)
+                    report.refunds_settled += 1
+                    continue
                 if seq is not None:
                     settled.append((seq, part.entry_key, part, fiat))
                     booked.append(f"payout {seq}")
@@ -343,6 +369,7 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
     uow.record_entries(entry_rows)
     uow.add_subscriptions(sub_rows)
     uow.add_suspense(sus_rows)
+    uow.record_payers(payer_rows)
     for seq, key, part, fiat in settled:
         try:
             r = ctx.store.redemption(seq)
@@ -399,7 +426,8 @@ def _open_incidents(ctx: IssuanceContext, alerts: list[_Alert], message_key: str
         if incident_id in existing:
             continue
         what = {"unmatched_debit": "debit matching no payout", "reversal": "reversal by the bank",
-                "payout_not_instructed": "debit quoting a payout not awaiting settlement"}[a.kind]
+                "payout_not_instructed": "debit quoting a payout not awaiting settlement",
+                "refund_not_instructed": "debit quoting a refund not awaiting settlement"}[a.kind]
         try:
             _open_incident(ctx, a, incident_id, what, message_key, now)
         except Exception:

@@ -1185,6 +1185,9 @@ def recover(ctx: IssuanceContext) -> dict[str, int]:
             done["set_aside"] += 1
             continue
         done["mint_batches"] += 1
+    from bauhinia.services import refunds as refunds_svc
+
+    done["refund_files"] = refunds_svc.recover_refunds(ctx)
     done["mints_reversed"] = 0
     for fiat in ctx.chains:
         done["mints_reversed"] += settle_mints(ctx, fiat)["reversed"]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from bauhinia.adapters.events.outbox import enqueue
 from bauhinia.adapters.store import audit as audit_log
 from bauhinia.adapters.store import issuance_tables as t
+from bauhinia.adapters.store import refund_tables as rt
 from bauhinia.adapters.store.chain_tables import events as chain_events
 from bauhinia.adapters.store.db import read_connection
 from bauhinia.adapters.store.ledger_store import SqlLedger
@@ -173,7 +174,7 @@ class SqlIssuanceUow:
     # --- subscriptions ------------------------------------------------------------------------------------
     SEQ_TABLES: ClassVar[dict[str, sa.Table]] = {
         "subscriptions": t.subscriptions, "suspense": t.suspense_credits, "mint_batches": t.mint_batches,
-        "payout_batches": t.payout_batches, "redemptions": t.redemptions,
+        "payout_batches": t.payout_batches, "redemptions": t.redemptions, "refunds": rt.refunds,
     }
 
     def next_seq(self, name: str) -> int:
@@ -297,6 +298,31 @@ class SqlIssuanceUow:
     def set_payout_batch(self, seq: int, status: str, file_name: str | None) -> None:
         self.conn.execute(t.payout_batches.update().where(t.payout_batches.c.seq == seq).values(
             status=status, file_name=file_name))
+
+
+    # --- payers and refunds ----------------------------------------------------------------------------
+    def record_payers(self, rows: list[Row]) -> None:
+        """Who paid each booked credit (name, account, scheme), as the bank's file gave it."""
+        if rows:
+            self.conn.execute(rt.credit_payers.insert(), rows)
+
+    def move_subscription(self, seq: int, from_statuses: Sequence[str], status: str, reason: str) -> bool:
+        """The status-checked transition of one subscription that is in no mint batch: True only for the one
+        writer that found it so (a mint run that claimed it first leaves nothing to refund)."""
+        s = t.subscriptions
+        done = self.conn.execute(s.update().where(s.c.seq == seq, s.c.status.in_(list(from_statuses)),
+                                                  s.c.mint_batch.is_(None))
+                                 .values(status=status, reason=reason[:300], updated_at_ns=self.now_ns))
+        return bool(done.rowcount)
+
+    def add_refund(self, row: Row) -> None:
+        self.conn.execute(rt.refunds.insert().values(created_at_ns=self.now_ns, updated_at_ns=self.now_ns, **row))
+
+    def move_refund(self, seq: int, from_statuses: Sequence[str], status: str, **values: Any) -> bool:
+        r = rt.refunds
+        done = self.conn.execute(r.update().where(r.c.seq == seq, r.c.status.in_(list(from_statuses)))
+                                 .values(status=status, updated_at_ns=self.now_ns, **values))
+        return bool(done.rowcount)
 
 
 class SqlIssuanceStore:
@@ -443,6 +469,22 @@ class SqlIssuanceStore:
         if status is not None:
             q = q.where(t.suspense_credits.c.status == status)
         return self._all(q)
+
+    def payer(self, entry_key: str) -> Any | None:
+        rows = self._all(sa.select(rt.credit_payers).where(rt.credit_payers.c.entry_key == entry_key))
+        return rows[0] if rows else None
+
+    def refunds(self, statuses: Iterable[str] | None = None, limit: int = 1_000) -> list[Any]:
+        q = sa.select(rt.refunds).order_by(rt.refunds.c.seq)
+        if statuses is not None:
+            q = q.where(rt.refunds.c.status.in_(list(statuses)))
+        return self._all(q.limit(limit))
+
+    def refund(self, seq: int) -> Any:
+        rows = self._all(sa.select(rt.refunds).where(rt.refunds.c.seq == seq))
+        if not rows:
+            raise NotFoundError(f"refund {seq} not found", code="refund_not_found")
+        return rows[0]
 
     def transitions(self, flow: str, flow_seq: int) -> list[Any]:
         return self._all(_Q_TRANSITIONS, {"flow": flow, "flow_seq": flow_seq})

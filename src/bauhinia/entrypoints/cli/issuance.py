@@ -209,6 +209,44 @@ def suspense_assign(seq: Annotated[int, typer.Argument(help="the suspense credit
     console.print(f"suspense credit {seq} -> {customer}: awaits a second person: approval {approval}")
 
 
+refund_app = typer.Typer(help="Money sent back to the account that paid it: request, list.", no_args_is_help=True)
+app.add_typer(refund_app, name="refund")
+
+
+@refund_app.command("request")
+def refund_request(source: Annotated[str, typer.Argument(help="suspense or subscription")],
+                   seq: Annotated[int, typer.Argument(help="the suspense credit's or the subscription's number")],
+                   reason: Annotated[str, typer.Option(help="why the money goes back")],
+                   to_name: Annotated[str | None, typer.Option(help="the payer's name, only when the bank's file "
+                                                                    "gave none")] = None,
+                   to_account: Annotated[str | None, typer.Option(help="the payer's account, only when the "
+                                                                       "bank's file gave none")] = None,
+                   to_bic: Annotated[str | None, typer.Option(help="the payer's bank (BIC)")] = None) -> None:
+    """Ask a second person (approval refund) to send a suspense credit or a held subscription back to the account
+    that paid it; once approved a pain.001 is written and the reserve cash held until the bank pays."""
+    from bauhinia.domain import banking as bnk
+    from bauhinia.services import refunds
+
+    if (to_name is None) != (to_account is None):
+        raise ValidationError("--to-name and --to-account go together", code="bad_refund_account")
+    creditor = None if to_account is None else bnk.Party(str(to_name), bnk.AccountId(to_account, "OTHR"), to_bic)
+    ctx = _ctx()
+    approval = refunds.request_refund(ctx, source, seq, reason, maker=ctx.actor, creditor=creditor)
+    console.print(f"refund of {source} {seq}: awaits a second person: approval {approval}")
+
+
+@refund_app.command("list")
+def refund_list(status: Annotated[str, typer.Option(help="instructed, written, paid or all")] = "all") -> None:
+    """Refunds with their payer account and state."""
+
+    rows = _ctx().store.refunds(None if status == "all" else [status], limit=10_000)
+    table = Table("seq", "of", "amount", "to", "account", "status", "file", title=f"refunds ({status})")
+    for r in rows:
+        table.add_row(str(r.seq), f"{r.source} {r.source_seq}", Amount(int(r.amount_minor), Currency(r.fiat)).format(),
+                      r.creditor_name, r.creditor_account, r.status, r.file_name or "")
+    console.print(table)
+
+
 @app.command("release-hold")
 def release_hold(subscription: Annotated[int, typer.Argument(help="the held subscription's number")],
                  reason: Annotated[str, typer.Option(help="what the case review found (the payer is the "

@@ -321,6 +321,62 @@ def assign_suspense(seq: Seq, body: SuspenseAssignment, container: ContainerDep,
     return {"suspense": seq, "customer_id": body.customer_id, "approval": approval}
 
 
+class RefundPublic(BaseModel):
+    seq: int
+    source: str
+    source_seq: int
+    currency: str
+    amount_minor: int
+    creditor_name: str
+    creditor_account: str
+    status: str
+    file_name: str | None
+    created_at_ns: int
+
+
+class RefundAccount(BaseModel):
+    name: Name
+    account: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ./-]+$")
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+
+
+class RefundRequest(BaseModel):
+    source: str = Field(pattern="^(suspense|subscription)$")
+    seq: int = Field(ge=1, le=int64_max)
+    reason: Text = Field(min_length=3, max_length=500)
+    to: RefundAccount | None = Field(default=None, description="the payer's account, only when the bank's file "
+                                                               "named none")
+
+
+@router.get("/refunds", response_model=list[RefundPublic])
+def list_refunds(container: ContainerDep,
+                 principal: Annotated[Principal, Depends(require(*STAFF_READ, scope="issuance:read"))],
+                 status_: Annotated[str, Query(alias="status", pattern="^(instructed|written|paid|all)$")] = "all",
+                 ) -> list[RefundPublic]:
+    """Refunds to payers (suspense credits, held subscriptions) with their state."""
+    rows = container.issuance.store.refunds(None if status_ == "all" else [status_], limit=10_000)
+    return [RefundPublic(seq=int(r.seq), source=r.source, source_seq=int(r.source_seq), currency=r.fiat,
+                         amount_minor=int(r.amount_minor), creditor_name=r.creditor_name,
+                         creditor_account=r.creditor_account, status=r.status, file_name=r.file_name,
+                         created_at_ns=int(r.created_at_ns)) for r in rows]
+
+
+@router.post("/refunds", status_code=status.HTTP_202_ACCEPTED)
+def request_refund(body: RefundRequest, container: ContainerDep,
+                   principal: Annotated[Principal, Depends(require(OPERATOR, TREASURY, COMPLIANCE, ADMIN,
+                                                                   scope="issuance:write"))]) -> dict[str, Any]:
+    """Ask a second person to send a suspense credit or a held subscription back to the account that paid it
+    (approval `refund`, 202); once approved its pain.001 is written and the reserve cash held until the bank pays."""
+    from bauhinia.domain import banking as bnk
+    from bauhinia.services import refunds
+
+    creditor = None if body.to is None else bnk.Party(body.to.name, bnk.AccountId(body.to.account, "OTHR"),
+                                                      body.to.bic)
+    approval = refunds.request_refund(container.issuance, body.source, body.seq, body.reason,
+                                      maker=principal.subject, creditor=creditor)
+    return {"source": body.source, "seq": body.seq, "approval": approval}
+
+
 class HoldReleaseRequest(BaseModel):
     reason: Text = Field(min_length=3, max_length=500, description="what the case review found")
     case: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
