@@ -215,6 +215,7 @@ class Container:
 
         from bauhinia.services import issuance as issuance_svc
         from bauhinia.services import issuance_compliance as gate_svc
+        from bauhinia.services import payout_returns as returns_svc
         from bauhinia.services import refunds as refunds_svc
 
         return {"breaker_reset": breaker_reset, "role_grant": role_grant, "mint": mint, "freeze": freeze,
@@ -227,7 +228,9 @@ class Container:
                     self.issuance, params, key),
                 issuance_svc.SUSPENSE_ASSIGN_KIND: lambda params, key: issuance_svc.assign_suspense(
                     self.issuance, params, key),
-                refunds_svc.REFUND_KIND: lambda params, key: refunds_svc.execute_refund(self.issuance, params, key)}
+                refunds_svc.REFUND_KIND: lambda params, key: refunds_svc.execute_refund(self.issuance, params, key),
+                returns_svc.PAYOUT_RETRY_KIND: lambda params, key: returns_svc.execute_payout_retry(
+                    self.issuance, params, key)}
 
     def gated_issuance(self) -> Any:
         """The issuance context with the compliance gate, whether or not issuance screening is switched on (what

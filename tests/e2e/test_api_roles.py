@@ -78,6 +78,7 @@ ROLE_TABLE: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/suspense/{seq}/assignment"): frozenset({OP, T, K, D}),
     ("GET", "/v1/refunds"): STAFF,
     ("POST", "/v1/refunds"): frozenset({OP, T, K, D}),
+    ("POST", "/v1/redemptions/{seq}/payout-retry"): frozenset({OP, T, D}),
     ("POST", "/v1/mint-runs"): frozenset({OP, T, D}),
     ("POST", "/v1/redemptions"): frozenset({C, OP, D}),
     ("GET", "/v1/redemptions"): ALL,

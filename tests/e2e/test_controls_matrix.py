@@ -73,6 +73,7 @@ API_DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/subscriptions/{seq}/release-hold"): "approval:payer_hold_release",
     ("POST", "/v1/suspense/{seq}/assignment"): "approval:suspense_assignment",
     ("POST", "/v1/refunds"): "approval:refund",
+    ("POST", "/v1/redemptions/{seq}/payout-retry"): "approval:payout_retry",
     ("POST", "/v1/customers/{customer_id}/wallet-challenges"): "direct",
     ("POST", "/v1/customers/{customer_id}/wallets"): "direct",
     ("POST", "/v1/bank-files"): "approval:bank_file_release",
@@ -126,6 +127,7 @@ CLI_HIGH_RISK: dict[str, str] = {
     "chain rescue": "rescue",
     "issuance suspense assign": "suspense_assignment",
     "issuance refund request": "refund",
+    "issuance payout-retry": "payout_retry",
 }
 CLI_DECIDE = {"approvals approve", "approvals reject", "approvals execute", "approvals resubmit",
               "compliance freeze approve",

@@ -129,8 +129,11 @@ def test_unmatched_debits_and_reversals_open_one_incident_each(issuer: Issuer) -
     incidents = {i.incident_id: i for i in ctx.reserves.list_incidents()}
     assert set(incidents) == set(rep.incidents)
     assert all(i.coin is Currency.BCNH and i.kind == "reconciliation_break" for i in incidents.values())
-    assert sorted(i.severity for i in incidents.values()) == ["high", "high", "medium"]
-    assert any("ACMT/MDOP/CHRG" in i.details_json for i in incidents.values())
+    # the unknown debit is high, the reversal medium; the charge is booked as the issuer's expense and only shown
+    assert sorted(i.severity for i in incidents.values()) == ["high", "low", "medium"]
+    [charge] = [i for i in incidents.values() if "ACMT/MDOP/CHRG" in i.details_json]
+    assert charge.severity == "low" and "bank charge" in charge.summary
+    assert rep.bank_charges == 1 and posted(issuer, Book.BANK_CHARGES) == 35_00
     [task] = tasks(issuer, "reserve_movements_unexplained")
     assert task["count"] == 3
     # the same file read again (a crash before acknowledging) and the statement repeating the entries

@@ -81,13 +81,26 @@ def test_chart_of_accounts_has_no_interest_to_holders() -> None:
     for fiat in (Currency.CNH, Currency.HKD):
         accounts = iss.issuer_accounts(fiat)
         assert {a.code for a in accounts} == {int(b) for b in iss.Book}
-        assert not [a for a in accounts if a.kind is AccountKind.EXPENSE]  # nothing the issuer could pay out
+        # the one expense is what the bank charges the issuer: no holder is ever paid from an expense book
+        expenses = [a for a in accounts if a.kind is AccountKind.EXPENSE]
+        assert [a.code for a in expenses] == [int(iss.Book.BANK_CHARGES)]
         assert not [a for a in accounts if re.search(r"interest|yield|reward", a.reference)]
     # the only entries that credit a holder-facing account are deposits, suspense releases and mint reversals
     # (a burn reversal credits the issuer's own books only: coins outstanding, back from payable and fees)
     assert {k.name for k in iss.EntryKind} == {"DEPOSIT", "SUSPENSE", "MINT", "MINT_REVERSAL", "BURN",
                                                 "PAYOUT_SETTLED", "SUSPENSE_RELEASE", "CAPITAL", "BURN_REVERSAL",
-                                                "REFUND", "REFUND_SETTLED"}
+                                                "REFUND", "REFUND_SETTLED", "PAYOUT_RETURNED", "PAYOUT_RETRY",
+                                                "BANK_CHARGE"}
+    # a bank charge debits only the issuer's expense book, out of the reserve cash (never a holder's account)
+    [charge] = iss.bank_charge_entry(Currency.CNH, 25_00, "entry-1", "bank charge")
+    assert (charge.debit_account_id, charge.credit_account_id) == (
+        iss.book_account_id(Currency.CNH, iss.Book.BANK_CHARGES), iss.book_account_id(Currency.CNH,
+                                                                                     iss.Book.RESERVE_CASH))
+    # a returned payout credits the payout owed again (the holder's claim), debits the cash that came back
+    [ret] = iss.payout_returned_entry(3, Currency.CNH, 999_00, "rdm:3", 0)
+    assert (ret.debit_account_id, ret.credit_account_id) == (
+        iss.book_account_id(Currency.CNH, iss.Book.RESERVE_CASH),
+        iss.book_account_id(Currency.CNH, iss.Book.REDEMPTIONS_PAYABLE))
     # a refund credits only the reserve cash it sends back to the payer (held until the bank pays)
     [refund] = iss.refund_hold_entry(4, Currency.CNH, 500_00, iss.book_account_id(Currency.CNH, iss.Book.SUSPENSE),
                                      "RFD-CNH-4")

@@ -105,6 +105,8 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
            description="credit a bank receipt held in suspense to a customer (it is then minted to them)"),
     Policy("refund", frozenset({"treasury", "compliance", "admin"}),
            description="send a suspense credit or a held subscription back to the account that paid it"),
+    Policy("payout_retry", frozenset({"treasury", "admin"}),
+           description="pay a redemption again whose payout the payee's bank returned, to a verified account"),
     Policy("policy_change", frozenset({"admin"}), approvals_required=2,
            description="change an approval policy: who approves, how many, above what amount, for how long"),
 )

@@ -163,6 +163,10 @@ class BankTransaction:
     instructed_amount_minor: int | None = None
     instructed_currency: str | None = None
     exchange_rate: str | None = None
+    # a payment sent back (RtrInf): the ISO 20022 return reason code (AC04 account closed, AC01 wrong account
+    # number, ...) or the bank's proprietary one, with its additional information
+    return_reason: str | None = None
+    return_info: str | None = None
 
     @property
     def fx_note(self) -> str | None:
@@ -229,6 +233,17 @@ class BankEntry:
     def remittance_text(self) -> str:
         """Every remittance line of the entry joined by spaces (what a matcher searches)."""
         return " ".join(self.remittance_unstructured + self.creditor_references)
+
+    @property
+    def is_return(self) -> bool:
+        """A payment sent back by the payee's bank: a return reason on a detail, or a return bank transaction
+        code (PMNT/ICDT/RRTN, PMNT/RCDT/RRTN)."""
+        return any(tx.return_reason for tx in self.transactions) or (
+            (self.bank_transaction_code or "").endswith("/RRTN"))
+
+    @property
+    def return_reason(self) -> str | None:
+        return next((tx.return_reason for tx in self.transactions if tx.return_reason), None)
 
     @property
     def is_batch(self) -> bool:

@@ -14,6 +14,7 @@ Chart of accounts, per coin (ledger currency = the coin's fiat currency, amounts
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -196,6 +197,9 @@ class RedemptionStatus(StrEnum):
     PAYOUT_INSTRUCTED = "payout_instructed"  # in a pain.001 file for the bank
     PAID = "paid"  # the bank's statement shows the debit; the held reserve cash is posted out
     CANCELLED = "cancelled"  # withdrawn before any coins arrived
+    # the payee's bank sent the payout back (account closed, wrong number, ...): owed again, paid once an operator
+    # names the account (and a second person agrees), as a new payout attempt
+    PAYOUT_RETURNED = "payout_returned"
 
 
 REDEMPTION_TRANSITIONS: dict[RedemptionStatus, frozenset[RedemptionStatus]] = {
@@ -203,8 +207,9 @@ REDEMPTION_TRANSITIONS: dict[RedemptionStatus, frozenset[RedemptionStatus]] = {
     # back to awaiting coins when the burn reverted on the final chain (the coins never arrived there)
     RedemptionStatus.BURNED: frozenset({RedemptionStatus.PAYOUT_INSTRUCTED, RedemptionStatus.AWAITING_COINS}),
     RedemptionStatus.PAYOUT_INSTRUCTED: frozenset({RedemptionStatus.PAID}),
-    RedemptionStatus.PAID: frozenset(),
+    RedemptionStatus.PAID: frozenset({RedemptionStatus.PAYOUT_RETURNED}),
     RedemptionStatus.CANCELLED: frozenset(),
+    RedemptionStatus.PAYOUT_RETURNED: frozenset({RedemptionStatus.BURNED}),
 }
 
 
@@ -311,6 +316,7 @@ class Book(IntEnum):
     SUSPENSE = 4
     FEE_INCOME = 5
     EQUITY = 6
+    BANK_CHARGES = 7
 
 
 BOOK_KIND = {
@@ -320,6 +326,7 @@ BOOK_KIND = {
     Book.SUSPENSE: AccountKind.LIABILITY,
     Book.FEE_INCOME: AccountKind.INCOME,
     Book.EQUITY: AccountKind.EQUITY,
+    Book.BANK_CHARGES: AccountKind.EXPENSE,  # what the bank takes for its services (never paid to holders)
 }
 COIN_INDEX = {Currency.CNH: 1, Currency.HKD: 2}
 DR_LIMIT = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
@@ -363,6 +370,9 @@ class EntryKind(IntEnum):
     BURN_REVERSAL = 9
     REFUND = 10
     REFUND_SETTLED = 11
+    PAYOUT_RETURNED = 12
+    PAYOUT_RETRY = 13
+    BANK_CHARGE = 14
 
 
 def transfer_id(kind: EntryKind, flow_seq: int, leg: int) -> int:
@@ -498,10 +508,39 @@ def payout_hold_id(flow_seq: int, attempt: int = 0) -> int:
 
 
 def payout_settled_entry(flow_seq: int, reference: str, attempt: int = 0) -> list[Transfer]:
-    """The bank paid: post the held reserve cash of the burn attempt that was paid out."""
-    return [Transfer(transfer_id(EntryKind.PAYOUT_SETTLED, flow_seq, 0), 0, 0, 0, "",
+    """The bank paid: post the held reserve cash of the payout attempt that was paid out (a burn attempt, or a
+    payout made again after the first was returned). Each attempt settles under its own id."""
+    _burn_leg(attempt, 0)
+    return [Transfer(transfer_id(EntryKind.PAYOUT_SETTLED, flow_seq, attempt), 0, 0, 0, "",
                      code=int(EntryKind.PAYOUT_SETTLED), reference=reference,
                      flags=int(TransferFlags.POST_PENDING), pending_id=payout_hold_id(flow_seq, attempt))]
+
+
+def payout_returned_entry(flow_seq: int, fiat: Currency, amount_minor: int, reference: str,
+                          returns: int) -> list[Transfer]:
+    """The payee's bank sent a payout back: the reserve cash is up again and the payout owed again (the
+    redemption's holder has no coins and no money). `returns` counts the earlier returns of this redemption."""
+    return [Transfer(transfer_id(EntryKind.PAYOUT_RETURNED, flow_seq, returns),
+                     book_account_id(fiat, Book.RESERVE_CASH), book_account_id(fiat, Book.REDEMPTIONS_PAYABLE),
+                     amount_minor, fiat.value, code=int(EntryKind.PAYOUT_RETURNED), reference=reference)]
+
+
+def payout_retry_hold_entry(flow_seq: int, fiat: Currency, amount_minor: int, reference: str,
+                            attempt: int) -> list[Transfer]:
+    """A returned payout made again: hold the reserve cash for it under the payout attempt's id, which the bank's
+    debit then settles like a first payout."""
+    return [Transfer(payout_hold_id(flow_seq, attempt), book_account_id(fiat, Book.REDEMPTIONS_PAYABLE),
+                     book_account_id(fiat, Book.RESERVE_CASH), amount_minor, fiat.value,
+                     code=int(EntryKind.PAYOUT_RETRY), reference=reference, flags=int(TransferFlags.PENDING))]
+
+
+def bank_charge_entry(fiat: Currency, amount_minor: int, entry_key: str, reference: str) -> list[Transfer]:
+    """The bank debited its charges from the reserve account: an expense of the issuer (its own money, never the
+    holders'), keyed by the bank entry so re-reading a file never books it twice."""
+    seq = int(hashlib.sha256(entry_key.encode()).hexdigest()[:12], 16) % (flow_seq_max - 1) + 1
+    return [Transfer(transfer_id(EntryKind.BANK_CHARGE, seq, 0), book_account_id(fiat, Book.BANK_CHARGES),
+                     book_account_id(fiat, Book.RESERVE_CASH), amount_minor, fiat.value,
+                     code=int(EntryKind.BANK_CHARGE), reference=reference[:64])]
 
 
 def refund_hold_entry(refund_seq: int, fiat: Currency, amount_minor: int, from_account_id: int,

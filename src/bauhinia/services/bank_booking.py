@@ -16,6 +16,7 @@ from bauhinia.domain.errors import NotFoundError
 from bauhinia.domain.issuance import RedemptionStatus, SubscriptionStatus
 from bauhinia.domain.money import Currency
 from bauhinia.faults import fault_point
+from bauhinia.services import payout_returns as returns_svc
 from bauhinia.services import refunds as refunds_svc
 from bauhinia.services import reserves as reserves_svc
 from bauhinia.services.issuance import PAYER_HOLD_PREFIX, IssuanceContext, _now, _t
@@ -28,6 +29,8 @@ class IngestReport:
     suspense: int = 0
     payouts_settled: int = 0
     refunds_settled: int = 0
+    payouts_returned: int = 0  # payouts the payee's bank sent back: their redemptions are owed again
+    bank_charges: int = 0  # the bank's own charges debited from the reserve account: booked as the issuer's expense
     duplicate_entries: int = 0
     batch_entries: int = 0  # entries booked detail by detail
     unexplained_movements: int = 0  # debits matching no payout, reversals: each an incident and an operator task
@@ -107,6 +110,8 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100,
     `progress(entries_done, entries_total)`, when given, is told after each entry and each file (a progress bar)."""
     report = IngestReport()
     inbound = ctx.bank.read_inbound(max_files)
+    if inbound:
+        _open_charge_books(ctx)
     sizes = [sum(len(r.entries) for r in f.message.reports) if f.message is not None else 0 for f in inbound]
     total, done = sum(sizes), 0
 
@@ -126,10 +131,20 @@ def ingest_bank_files(ctx: IssuanceContext, max_files: int = 100,
     if report.files or report.quarantined:
         ctx.say(f"bank: {report.files} file(s) booked, {report.subscriptions} subscription(s), "
                 f"{report.suspense} to suspense, {report.payouts_settled} payout(s) settled, "
-                f"{report.duplicate_entries} entr(ies) already booked, {len(report.quarantined)} quarantined"
+                + (f"{report.payouts_returned} payout(s) returned, " if report.payouts_returned else "")
+                + (f"{report.bank_charges} bank charge(s), " if report.bank_charges else "")
+                + f"{report.duplicate_entries} entr(ies) already booked, {len(report.quarantined)} quarantined"
                 + (f", {report.unexplained_movements} unexplained movement(s) (incidents)"
                    if report.unexplained_movements else ""))
     return report
+
+
+def _open_charge_books(ctx: IssuanceContext) -> None:
+    """The bank-charges expense book of every reserve currency (a ledger opened before it existed lacks it);
+    idempotent, outside the file's transaction."""
+    books = [a for fiat in set(ctx.reserve_accounts.values()) for a in iss.issuer_accounts(fiat)
+             if a.code == int(iss.Book.BANK_CHARGES)]
+    iss.require_ok(ctx.store.ledger.create_accounts(books), "bank charges book")
 
 
 def _ingest_one(ctx: IssuanceContext, f: bnk.InboundFile, report: IngestReport, tick: Callable[[], None]) -> None:
@@ -243,6 +258,7 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
     entry_rows, sub_rows, sus_rows, transfers, transitions = [], [], [], [], []
     payer_rows: list[dict[str, Any]] = []  # who paid each credit (a refund goes back there)
     settled: list[tuple[int, str, bnk.BankEntry, Currency]] = []
+    returned: list[tuple[int, bnk.BankEntry, Currency, dict[str, Any]]] = []  # payouts sent back, booked below
     alerts: list[_Alert] = []
     seen_now: set[str] = set()
     for rep, e in entries:
@@ -284,6 +300,14 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                     payer_rows.append(dict(entry_key=part.entry_key[:80], name=(payer_tx.debtor_name or "")[:140],
                                            account=payer_tx.debtor_account.value[:64],
                                            scheme=payer_tx.debtor_account.scheme[:35]))
+                if part.is_return and not mismatch:
+                    returned_seq = _payout_reference_seq(part, fiat)
+                    if returned_seq is not None:  # booked after the payouts this file settles (same-day return)
+                        returned.append((returned_seq, part, fiat, row))
+                        booked.append(f"return of payout {returned_seq}")
+                        row.update(outcome="payout_return", flow_seq=returned_seq,
+                                   detail=_with_fx(f"returned: {part.return_reason}", part))
+                        continue
                 customer_id = None if mismatch else iss.match_deposit_reference(_texts(part), refs)
                 block = (blocked or {}).get(part.entry_key)
                 if customer_id is not None and block is None:
@@ -354,6 +378,18 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
                     booked.append(f"payout {seq}")
                     row.update(outcome="payout", flow_seq=seq)
                     continue
+                if not mismatch and _is_charge(part):
+                    # the bank's own fee: the issuer's expense, out of its own money; still shown to a person
+                    transfers += iss.bank_charge_entry(fiat, part.amount_minor, part.entry_key,
+                                                       f"bank charge {part.entry_key}")
+                    booked.append("bank charge")
+                    row.update(outcome="charge", detail=_with_fx(
+                        f"bank charge ({part.bank_transaction_code}) booked as an expense", part))
+                    alerts.append(_Alert(part.entry_key, "bank_charge", fiat, part.amount_minor, e.credit_debit.value,
+                                         "the bank debited its charges (booked to the issuer's bank charges)",
+                                         tuple(_texts(part)), part.bank_transaction_code))
+                    report.bank_charges += 1
+                    continue
                 why = (f"batch debit not split: {mismatch}" if mismatch else
                        f"debit of {part.amount_minor} {fiat.value} minor units matches no payout "
                        f"(no {_payout_prefix(fiat)}<seq> reference)")
@@ -365,11 +401,6 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
         if e.is_batch and mismatch is None:
             row.update(flow_seq=None, detail=_with_fx(
                 (f"batch of {len(parts)}: " + ", ".join(booked))[:300], e))
-    uow.record_file(f.content_hash, message_key, f.name, msg.kind.value, len(entries))
-    uow.record_entries(entry_rows)
-    uow.add_subscriptions(sub_rows)
-    uow.add_suspense(sus_rows)
-    uow.record_payers(payer_rows)
     for seq, key, part, fiat in settled:
         try:
             r = ctx.store.redemption(seq)
@@ -388,6 +419,30 @@ def _book_file(ctx: IssuanceContext, uow: Any, f: bnk.InboundFile, msg: bnk.Bank
         uow.update_redemption(seq, status=RedemptionStatus.PAID.value, paid_at_ns=now)
         transitions.append(_t("redemption", seq, r.status, "paid", now, ctx.actor, message_key))
         report.payouts_settled += 1
+    for seq, part, fiat, row in returned:
+        got = returns_svc.book_return(ctx, uow, seq, part.amount_minor, fiat, part.entry_key,
+                                      part.return_reason or "NARR", _return_info(part))
+        if not isinstance(got, str):
+            transfers += got[0]
+            transitions += got[1]
+            report.payouts_returned += 1
+            continue
+        # money came back that fits no paid payout: it is the reserve's, in suspense, for a person to decide
+        transfers += iss.suspense_entry(sus_seq, fiat, part.amount_minor, f"suspense:{sus_seq}")
+        sus_rows.append(dict(seq=sus_seq, entry_key=part.entry_key, fiat=fiat.value, amount_minor=part.amount_minor,
+                             debtor_name=next((tx.debtor_name for tx in part.transactions if tx.debtor_name), "")[:200],
+                             remittance=" | ".join(_texts(part))[:500], status="open", received_at_ns=now))
+        if row["flow_seq"] == seq and row["outcome"] == "payout_return":
+            row.update(outcome="suspense", flow_seq=sus_seq, detail=got[:300])
+        alerts.append(_Alert(part.entry_key, "return_unmatched", fiat, part.amount_minor, part.credit_debit.value,
+                             got, tuple(_texts(part)), part.bank_transaction_code))
+        sus_seq += 1
+        report.suspense += 1
+    uow.record_file(f.content_hash, message_key, f.name, msg.kind.value, len(entries))
+    uow.record_entries(entry_rows)
+    uow.add_subscriptions(sub_rows)
+    uow.add_suspense(sus_rows)
+    uow.record_payers(payer_rows)
     if transfers:
         uow.post(transfers, "bank file")
     uow.record_transitions(transitions)
@@ -427,7 +482,9 @@ def _open_incidents(ctx: IssuanceContext, alerts: list[_Alert], message_key: str
             continue
         what = {"unmatched_debit": "debit matching no payout", "reversal": "reversal by the bank",
                 "payout_not_instructed": "debit quoting a payout not awaiting settlement",
-                "refund_not_instructed": "debit quoting a refund not awaiting settlement"}[a.kind]
+                "refund_not_instructed": "debit quoting a refund not awaiting settlement",
+                "return_unmatched": "returned payment matching no paid payout (booked to suspense)",
+                "bank_charge": "bank charge (booked as the issuer's expense)"}[a.kind]
         try:
             _open_incident(ctx, a, incident_id, what, message_key, now)
         except Exception:
@@ -447,7 +504,16 @@ def _open_incident(ctx: IssuanceContext, a: _Alert, incident_id: str, what: str,
         details={"entry": a.key, "movement": a.kind, "direction": a.direction, "amount_minor": a.amount_minor,
                  "fiat": a.fiat.value, "reason": a.reason, "file": message_key,
                  "bank_transaction_code": a.bank_transaction_code, "texts": list(a.texts)[:10]},
-        now_ns=now, severity="medium" if a.kind == "reversal" else "high")
+        now_ns=now, severity={"reversal": "medium", "bank_charge": "low"}.get(a.kind, "high"))
+
+
+def _is_charge(entry: bnk.BankEntry) -> bool:
+    """A debit the bank coded as its charges: sub-family CHRG (e.g. ACMT/MDOP/CHRG, PMNT/MDOP/CHRG)."""
+    return (entry.bank_transaction_code or "").upper().endswith("/CHRG")
+
+
+def _return_info(entry: bnk.BankEntry) -> str | None:
+    return next((tx.return_info for tx in entry.transactions if tx.return_info), None)
 
 
 def _payout_prefix(fiat: Currency) -> str:

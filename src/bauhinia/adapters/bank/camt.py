@@ -451,6 +451,12 @@ def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: s
         cdtr_refs = tuple(
             r.text.strip() for r in rmt.iterfind(t("Strd/CdtrRefInf/Ref")) if r.text and r.text.strip()
         )
+    rtr = kids.get("RtrInf")
+    return_reason = return_info = None
+    if rtr is not None:
+        return_reason = _text(rtr, "Rsn/Cd", t) or _text(rtr, "Rsn/Prtry", t) or "NARR"
+        infos = [s.text.strip() for s in rtr.iterfind(t("AddtlInf")) if s.text and s.text.strip()]
+        return_info = " ".join(infos)[:300] or None
     return BankTransaction(
         amount_minor=amount_minor,
         currency=ccy,
@@ -466,6 +472,8 @@ def _transaction(tx: ET.Element, t: _Tags, ns_len: int, entry_ccy: str, where: s
         instructed_amount_minor=instructed_minor,
         instructed_currency=instructed_ccy,
         exchange_rate=rate,
+        return_reason=return_reason,
+        return_info=return_info,
     )
 
 

@@ -36,6 +36,7 @@ class SimPart:
     debtor_account: str = ""
     end_to_end_id: str = "NOTPROVIDED"
     instructed: SimFx | None = None
+    return_reason: str = ""  # a payment sent back: its ISO return reason code (AC04, AC01, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class SimEntry:
     parts: tuple[SimPart, ...] = ()  # a batch booking: the entry's amount is written as given (tests break sums)
     instructed: SimFx | None = None
     reversal: bool = False
+    return_reason: str = ""  # a payout the payee's bank sent back (RtrInf/Rsn/Cd); its bank code is .../RRTN
     bank_code: tuple[str, str, str] | None = None  # (domain, family, sub-family), default PMNT/RCDT|ICDT/ESCT
 
 
@@ -71,19 +73,22 @@ def _tx(p: SimPart, ccy: str, cd: str, credit: bool) -> str:
         fx = (f'<AmtDtls><InstdAmt><Amt Ccy="{i.currency}">{_amount(i.amount_minor)}</Amt>'
               f"<CcyXchg><SrcCcy>{i.currency}</SrcCcy><TrgtCcy>{ccy}</TrgtCcy><XchgRate>{i.rate}</XchgRate>"
               f'</CcyXchg></InstdAmt><TxAmt><Amt Ccy="{ccy}">{_amount(p.amount_minor)}</Amt></TxAmt></AmtDtls>')
+    rtr = (f"<RtrInf><Rsn><Cd>{escape(p.return_reason)}</Cd></Rsn><AddtlInf>returned by the payee's bank"
+           "</AddtlInf></RtrInf>") if p.return_reason else ""
     return (
         f"<TxDtls><Refs><AcctSvcrRef>{escape(p.servicer_reference)}</AcctSvcrRef>"
         f"<EndToEndId>{escape(p.end_to_end_id)}</EndToEndId></Refs>"
         f'<Amt Ccy="{ccy}">{_amount(p.amount_minor)}</Amt><CdtDbtInd>{cd}</CdtDbtInd>{fx}'
-        f"{party}{rmt}</TxDtls>"
+        f"{party}{rmt}{rtr}</TxDtls>"
     )
 
 
 def _entry(e: SimEntry, ccy: str, day: str) -> str:
     cd = "CRDT" if e.credit else "DBIT"
-    domain, fam, sub = e.bank_code or ("PMNT", "RCDT" if e.credit else "ICDT", "ESCT")
+    default = ("PMNT", "ICDT", "RRTN") if e.return_reason else ("PMNT", "RCDT" if e.credit else "ICDT", "ESCT")
+    domain, fam, sub = e.bank_code or default
     parts = e.parts or (SimPart(e.amount_minor, e.servicer_reference, e.remittance, e.debtor_name,
-                                e.debtor_account, e.end_to_end_id, e.instructed),)
+                                e.debtor_account, e.end_to_end_id, e.instructed, e.return_reason),)
     details = "".join(_tx(p, ccy, cd, e.credit) for p in parts)
     return (
         f'<Ntry><NtryRef>{escape(e.servicer_reference)}</NtryRef><Amt Ccy="{ccy}">{_amount(e.amount_minor)}</Amt>'

@@ -254,6 +254,13 @@ class SqlIssuanceUow:
         self.conn.execute(t.redemptions.update().where(t.redemptions.c.seq == seq).values(
             updated_at_ns=self.now_ns, **values))
 
+    def move_redemption(self, seq: int, from_statuses: Sequence[str], status: str, **values: Any) -> bool:
+        """The status-checked transition of one redemption: True only for the one writer that found it so."""
+        r = t.redemptions
+        done = self.conn.execute(r.update().where(r.c.seq == seq, r.c.status.in_(list(from_statuses)))
+                                 .values(status=status, updated_at_ns=self.now_ns, **values))
+        return bool(done.rowcount)
+
     def update_redemptions(self, seqs: Sequence[int], **values: Any) -> None:
         if not seqs:
             return

@@ -247,6 +247,23 @@ def refund_list(status: Annotated[str, typer.Option(help="instructed, written, p
     console.print(table)
 
 
+@app.command("payout-retry")
+def payout_retry(redemption: Annotated[int, typer.Argument(help="the redemption whose payout was returned")],
+                 reason: Annotated[str, typer.Option(help="why it can be paid now (the customer gave a new "
+                                                          "account, ...)")],
+                 bank_account: Annotated[str | None, typer.Option(help="one of the customer's verified accounts "
+                                                                        "(default: the one it was sent to)")] = None
+                 ) -> None:
+    """Ask a second person (approval payout_retry) to pay again a redemption whose payout the payee's bank
+    returned; once approved the next payout run instructs it, to the account named."""
+    from bauhinia.services import payout_returns
+
+    ctx = _ctx()
+    approval = payout_returns.request_payout_retry(ctx, redemption, reason, maker=ctx.actor,
+                                                   bank_account=bank_account)
+    console.print(f"redemption {redemption}: paying it again awaits a second person: approval {approval}")
+
+
 @app.command("release-hold")
 def release_hold(subscription: Annotated[int, typer.Argument(help="the held subscription's number")],
                  reason: Annotated[str, typer.Option(help="what the case review found (the payer is the "

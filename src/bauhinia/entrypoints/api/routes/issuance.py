@@ -377,6 +377,27 @@ def request_refund(body: RefundRequest, container: ContainerDep,
     return {"source": body.source, "seq": body.seq, "approval": approval}
 
 
+class PayoutRetryRequest(BaseModel):
+    reason: Text = Field(min_length=3, max_length=500, description="why it can be paid now")
+    bank_account: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ./-]+$",
+                                     description="one of the customer's verified accounts (default: the one the "
+                                                 "returned payout was sent to)")
+
+
+@router.post("/redemptions/{seq}/payout-retry", status_code=status.HTTP_202_ACCEPTED)
+def request_payout_retry(seq: Annotated[int, Path(ge=1, le=int64_max)], body: PayoutRetryRequest,
+                         container: ContainerDep,
+                         principal: Annotated[Principal, Depends(require(OPERATOR, TREASURY, ADMIN,
+                                                                         scope="issuance:write"))]) -> dict[str, Any]:
+    """Ask a second person (approval `payout_retry`, 202) to pay again a redemption whose payout the payee's bank
+    returned; once approved the next payout run instructs it to the account named."""
+    from bauhinia.services import payout_returns
+
+    approval = payout_returns.request_payout_retry(container.issuance, seq, body.reason, maker=principal.subject,
+                                                   bank_account=body.bank_account)
+    return {"redemption": seq, "approval": approval}
+
+
 class HoldReleaseRequest(BaseModel):
     reason: Text = Field(min_length=3, max_length=500, description="what the case review found")
     case: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
